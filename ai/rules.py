@@ -1,0 +1,233 @@
+"""Rule-based classifier from pixel statistics: the fallback without a model, and map-type evidence.
+
+Texture dumps have meaningless names (emulator hashes), so every rule here reads pixels only.
+The rules are deliberately few and explainable: each returns a score for some categories, and the
+scores become a probability vector over the taxonomy with a small floor for everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ai.taxonomy import default_categories
+from ai.types import Classification, top_k
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_SIZE = 64
+COMPONENT_SIZE = 128
+# Evidence at or above this confidence is trusted over a model's guess for map types (see ModelManager).
+STRONG_EVIDENCE = 0.9
+
+
+@dataclass(frozen=True)
+class PixelStats:
+    """Statistics of a 64×64 thumbnail that the rules read."""
+
+    mean_rgb: np.ndarray
+    std_luma: float
+    gray_fraction: float  # pixels with R≈G≈B
+    unit_normal_fraction: float  # pixels that decode to a unit vector pointing out of the surface
+    blue_dominant: float
+    alpha_mean: float
+    alpha_binary: float  # fraction of alpha at 0 or 255
+    transparent: float  # fraction of alpha < 16
+    dark: float  # fraction of opaque pixels with luma < 24
+    edge_density: float  # fraction of neighbouring pixel pairs with a large luma step
+    saturation: float
+    green: float  # saturation-weighted share of hues 75°–165°
+    brown: float  # share of hues 10°–50° (wood, dirt)
+    blue: float  # share of hues 180°–260°
+    vertical_gradient: float  # correlation of luma with row index (sky-like)
+    row_variation: float
+    components: int  # separate foreground blobs (glyphs, icons) on a 128² view
+    component_area: float  # mean blob area as a fraction of the image
+
+
+def pixel_stats(rgba: np.ndarray) -> PixelStats:
+    image = Image.fromarray(rgba, "RGBA")
+    if image.size != (COMPONENT_SIZE, COMPONENT_SIZE):
+        image = image.resize((COMPONENT_SIZE, COMPONENT_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
+    view = np.asarray(image).astype(np.float32)
+    components, component_area = _foreground_components(view)
+    k = COMPONENT_SIZE // ANALYSIS_SIZE
+    px = view.reshape(ANALYSIS_SIZE, k, ANALYSIS_SIZE, k, 4).mean(axis=(1, 3))
+    rgb, alpha = px[..., :3], px[..., 3]
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    spread = rgb.max(axis=2) - rgb.min(axis=2)
+    opaque = alpha > 16
+    n = rgb / 127.5 - 1.0
+    length = np.sqrt((n**2).sum(axis=2))
+    unit = (np.abs(length - 1.0) < 0.2) & (n[..., 2] > 0.3)
+    blue = (rgb[..., 2] > rgb[..., 0] + 20) & (rgb[..., 2] > rgb[..., 1] + 10)
+    visible = luma * (alpha / 255.0)  # what the texel looks like over black: glyph edges show up
+    steps = np.concatenate(
+        [np.abs(np.diff(visible, axis=0)).ravel(), np.abs(np.diff(visible, axis=1)).ravel()]
+    )
+    maxc = rgb.max(axis=2)
+    sat = np.where(maxc > 0, spread / np.maximum(maxc, 1e-6), 0.0)
+    hue = _hue(rgb, spread)
+    weights = (sat * opaque).ravel()
+    hue_deg = hue.ravel() * 360.0
+    total_weight = max(float(weights.sum()), 1e-6)
+
+    def share(lo: float, hi: float) -> float:
+        return float(weights[(hue_deg >= lo) & (hue_deg < hi)].sum() / total_weight)
+
+    rows = luma.mean(axis=1)
+    idx = np.arange(len(rows), dtype=np.float32)
+    grad = float(np.corrcoef(idx, rows)[0, 1]) if rows.std() > 1e-3 else 0.0
+    opaque_count = max(int(opaque.sum()), 1)
+    return PixelStats(
+        mean_rgb=rgb[opaque].mean(axis=0) if opaque.any() else rgb.reshape(-1, 3).mean(axis=0),
+        std_luma=float(luma[opaque].std()) if opaque.any() else 0.0,
+        gray_fraction=float((spread < 12).mean()),
+        unit_normal_fraction=float(unit.mean()),
+        blue_dominant=float(blue.mean()),
+        alpha_mean=float(alpha.mean() / 255.0),
+        alpha_binary=float(((alpha < 8) | (alpha > 247)).mean()),
+        transparent=float((alpha < 16).mean()),
+        dark=float(((luma < 24) & opaque).sum() / opaque_count),
+        edge_density=float((steps > 48).mean()),
+        saturation=float(sat[opaque].mean()) if opaque.any() else 0.0,
+        green=share(75, 165),
+        brown=share(10, 50),
+        blue=share(180, 260),
+        vertical_gradient=grad,
+        row_variation=float(luma.std(axis=1).mean()),
+        components=components,
+        component_area=component_area,
+    )
+
+
+def _foreground_components(small: np.ndarray) -> tuple[int, float]:
+    """Count 4-connected foreground blobs (alpha, or bright on dark) by label propagation."""
+    size = small.shape[0]
+    alpha = small[..., 3]
+    if (alpha < 16).mean() > 0.2:
+        fg = alpha > 96
+    else:
+        luma = small[..., :3].mean(axis=2)
+        if (luma < 24).mean() < 0.3:
+            return 0, 0.0
+        fg = luma > 96
+    count = int(fg.sum())
+    if count == 0 or count == fg.size:
+        return 0, 0.0
+    big = fg.size + 1
+    labels = np.where(fg, np.arange(fg.size, dtype=np.int64).reshape(fg.shape), big)
+    for _ in range(size):
+        shifted = labels.copy()
+        np.minimum(shifted[1:], labels[:-1], out=shifted[1:])
+        np.minimum(shifted[:-1], labels[1:], out=shifted[:-1])
+        np.minimum(shifted[:, 1:], labels[:, :-1], out=shifted[:, 1:])
+        np.minimum(shifted[:, :-1], labels[:, 1:], out=shifted[:, :-1])
+        shifted = np.where(fg, shifted, big)
+        if np.array_equal(shifted, labels):
+            break
+        labels = shifted
+    blobs = len(np.unique(labels[fg]))
+    return blobs, count / blobs / fg.size
+
+
+def _hue(rgb: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    maxc = rgb.max(axis=2)
+    d = np.maximum(spread, 1e-6)
+    h = np.where(maxc == r, ((g - b) / d) % 6, np.where(maxc == g, (b - r) / d + 2, (r - g) / d + 4))
+    return (h / 6.0) % 1.0
+
+
+class RuleClassifier:
+    """Scores the taxonomy from pixel statistics; same output shape as the models."""
+
+    FLOOR = 0.02
+
+    def __init__(self, categories: list[str] | None = None):
+        self.categories = list(categories or default_categories())
+        self._index = {c: i for i, c in enumerate(self.categories)}
+
+    def evidence(self, stats: PixelStats) -> dict[str, float]:
+        """Category → confidence in [0, 1] for the signals the rules can see."""
+        ev: dict[str, float] = {}
+
+        def vote(category: str, score: float) -> None:
+            if category in self._index and score > ev.get(category, 0.0):
+                ev[category] = float(min(max(score, 0.0), 1.0))
+
+        mean = stats.mean_rgb
+        # Tangent-space normal maps: almost every texel is a unit vector leaning towards +Z (blue).
+        if stats.unit_normal_fraction > 0.6 and mean[2] > 170 and stats.alpha_mean > 0.5:
+            vote("map/normal", 0.55 + 0.45 * min(1.0, (stats.unit_normal_fraction - 0.6) / 0.3))
+        # Font atlases: many small, sharp glyphs on a transparent or black field.
+        background = max(stats.transparent, stats.dark)
+        if 0.45 < background < 0.97 and stats.saturation < 0.25 and stats.components >= 12:
+            glyph_like = stats.component_area < 0.02
+            vote("ui/font", 0.93 if glyph_like and stats.components >= 24 else 0.6)
+        # Masks: binary alpha with flat colour, or grey images that are mostly black/white.
+        if stats.alpha_binary > 0.9 and 0.05 < stats.transparent < 0.95 and stats.std_luma < 20:
+            vote("map/mask", 0.92)
+        if stats.gray_fraction > 0.95:
+            if stats.alpha_mean > 0.98:
+                smooth = stats.edge_density < 0.02
+                vote("map/height", 0.55 if smooth else 0.35)
+                vote("map/specular", 0.35 if smooth else 0.5)
+            elif stats.std_luma < 10:
+                vote("map/mask", 0.6)
+        # Emissive/effects: mostly black with bright, saturated parts (additive blending).
+        if stats.dark > 0.6 and stats.gray_fraction < 0.9:
+            vote("map/emissive", 0.35)
+            vote("effect", 0.45)
+        elif stats.transparent > 0.5 and stats.alpha_binary < 0.6:
+            vote("effect", 0.5)  # soft alpha falloff: particles, smoke, flares
+        # Sky: smooth vertical gradient, blue or grey.
+        if stats.vertical_gradient < -0.7 and stats.edge_density < 0.02 and mean[2] >= mean[0]:
+            vote("sky", 0.55)
+        # Surfaces by dominant hue when nothing above is certain.
+        if stats.saturation > 0.15:
+            if stats.green > 0.5:
+                vote("vegetation", 0.3)
+                vote("surface/grass", 0.3)
+            if stats.brown > 0.5 and mean[0] > mean[2]:
+                vote("surface/wood", 0.3)
+                vote("surface/ground", 0.25)
+            if stats.blue > 0.5 and stats.edge_density < 0.08:
+                vote("surface/water", 0.3)
+        else:
+            if mean.mean() > 200 and stats.std_luma < 30:
+                vote("surface/snow", 0.3)
+            vote("surface/rock", 0.2)
+            vote("surface/concrete", 0.2)
+            vote("surface/metal", 0.15)
+        return ev
+
+    def evidence_for(self, rgba: np.ndarray) -> dict[str, float]:
+        return self.evidence(pixel_stats(rgba))
+
+    def predict_probabilities(self, rgba: np.ndarray) -> np.ndarray:
+        ev = self.evidence(pixel_stats(rgba))
+        scores = np.full(len(self.categories), self.FLOOR, dtype=np.float32)
+        for category, score in ev.items():
+            scores[self._index[category]] += score
+        return scores / scores.sum()
+
+    def strong_evidence(self, rgba: np.ndarray) -> tuple[str, float] | None:
+        """The single category the rules are sure of (normal map, mask, font), if any."""
+        ev = self.evidence(pixel_stats(rgba))
+        if not ev:
+            return None
+        category, score = max(ev.items(), key=lambda kv: kv[1])
+        return (category, score) if score >= STRONG_EVIDENCE else None
+
+    def predict(self, rgba: np.ndarray, top_k_count: int = 5) -> Classification:
+        probs = self.predict_probabilities(rgba)
+        return Classification(
+            predictions=top_k(probs, self.categories, top_k_count),
+            probabilities=probs,
+            categories=self.categories,
+            source="rules",
+        )

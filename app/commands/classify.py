@@ -1,0 +1,93 @@
+"""`texture-sorter classify`: print or write per-file top-k categories for folders or files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from ai.model_manager import ModelManager
+from app.pipeline import DEFAULT_BATCH, classify_folder
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "classify",
+        help="classify textures and print the top categories",
+        description="Classify every texture under PATH (folders are searched recursively).",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="texture files or folders")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", metavar="FILE", help="write a JSON array of results to FILE ('-' = stdout)")
+    out.add_argument("--jsonl", metavar="FILE", help="write one JSON object per line to FILE ('-' = stdout)")
+    p.add_argument("--top-k", type=_positive_int, default=3, metavar="N", help="guesses per file (default 3)")
+    p.add_argument("--model", metavar="FILE.onnx", help="use this ONNX model instead of the active one")
+    p.add_argument(
+        "--threads", type=_positive_int, metavar="N", help="decode threads (default: cores, max 8)"
+    )
+    p.add_argument("--batch", type=_positive_int, default=DEFAULT_BATCH, metavar="N", help="model batch size")
+    p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu or dml,cpu")
+    p.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    config = {"num_threads": args.threads, "providers": args.providers}
+    if args.model:
+        config["model_path"] = args.model
+    manager = ModelManager.create_default(config)
+    if args.model and manager.offline_model is None:
+        print(f"texture-sorter: cannot use model: {manager.offline_error}", file=sys.stderr)
+        return 2
+    target = args.json or args.jsonl
+    stream = None
+    if target:
+        stream = sys.stdout if target == "-" else open(target, "w", encoding="utf-8")  # noqa: SIM115
+    human = sys.stderr if target == "-" else sys.stdout
+    files = errors = 0
+    first = True
+    started = time.perf_counter()
+    try:
+        if args.json:
+            stream.write("[")
+        for batch in classify_folder(
+            args.paths, manager, top_k=args.top_k, batch_size=args.batch, threads=args.threads
+        ):
+            for result in batch:
+                files += 1
+                if result.error:
+                    errors += 1
+                    print(f"error: {result.path}: {result.error}", file=sys.stderr)
+                if stream is not None:
+                    text = json.dumps(result.to_json(), ensure_ascii=False)
+                    if args.json:
+                        stream.write(("\n  " if first else ",\n  ") + text)
+                    else:
+                        stream.write(text + "\n")
+                    first = False
+                elif not result.error:
+                    guesses = ", ".join(f"{p.category} {p.confidence:.0%}" for p in result.predictions)
+                    print(f"{result.path}: {guesses}", file=human)
+        if args.json:
+            stream.write("\n]\n" if not first else "]\n")
+    finally:
+        if stream is not None and stream is not sys.stdout:
+            stream.close()
+        elif stream is sys.stdout:
+            stream.flush()
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    print(
+        f"{files} files, {errors} errors, {files / elapsed:.1f} files/s ({manager.describe()})",
+        file=sys.stderr if target == "-" else human,
+    )
+    return 0

@@ -1,0 +1,91 @@
+"""Rule classifier: pixel statistics recognise map types from pixels alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ai.rules import RuleClassifier
+from ai.taxonomy import default_categories
+
+
+def rgba(rgb, alpha=None):
+    h, w = rgb.shape[:2]
+    a = np.full((h, w), 255, np.uint8) if alpha is None else alpha.astype(np.uint8)
+    return np.dstack([rgb.astype(np.uint8), a])
+
+
+def normal_map(size=128, seed=0):
+    rng = np.random.default_rng(seed)
+    height = rng.normal(size=(size, size)).cumsum(0).cumsum(1)
+    gy, gx = np.gradient(height / height.std())
+    n = np.dstack([-gx, -gy, np.full_like(gx, 4.0)])
+    n /= np.linalg.norm(n, axis=2, keepdims=True)
+    return rgba((n + 1) * 127.5)
+
+
+def font_atlas(size=128):
+    """White glyph-like strokes on a transparent field, laid out in a grid."""
+    alpha = np.zeros((size, size), np.uint8)
+    for gy in range(0, size, 16):
+        for gx in range(0, size, 16):
+            alpha[gy + 3 : gy + 13, gx + 4 : gx + 6] = 255
+            alpha[gy + 3 : gy + 5, gx + 4 : gx + 11] = 255
+            alpha[gy + 8 : gy + 10, gx + 4 : gx + 10] = 255
+    return rgba(np.full((size, size, 3), 255), alpha)
+
+
+def mask(size=128):
+    yy, xx = np.mgrid[0:size, 0:size]
+    alpha = ((xx - 64) ** 2 + (yy - 64) ** 2 < 40**2) * 255
+    return rgba(np.full((size, size, 3), 255), alpha)
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [(normal_map(), "map/normal"), (font_atlas(), "ui/font"), (mask(), "map/mask")],
+    ids=["normal", "font", "mask"],
+)
+def test_map_types_are_recognised_with_strong_evidence(image, expected):
+    rules = RuleClassifier()
+    result = rules.predict(image, 3)
+    assert result.top.category == expected
+    assert rules.strong_evidence(image) == (expected, pytest.approx(rules.evidence_for(image)[expected]))
+
+
+def test_grayscale_data_maps_go_to_map_categories():
+    rng = np.random.default_rng(3)
+    smooth = np.repeat(np.linspace(0, 255, 128)[None, :], 128, 0)
+    top = RuleClassifier().predict(rgba(np.dstack([smooth] * 3))).top.category
+    assert top in ("map/height", "map/specular")
+    noisy = rng.integers(0, 255, (128, 128))
+    assert RuleClassifier().predict(rgba(np.dstack([noisy] * 3))).top.category.startswith("map/")
+
+
+def test_colour_photo_like_texture_is_not_called_a_normal_map():
+    rng = np.random.default_rng(5)
+    grass = np.dstack(
+        [rng.integers(30, 80, (64, 64)), rng.integers(100, 180, (64, 64)), rng.integers(20, 60, (64, 64))]
+    )
+    result = RuleClassifier().predict(rgba(grass))
+    assert result.top.category in ("vegetation", "surface/grass")
+    assert RuleClassifier().strong_evidence(rgba(grass)) is None
+
+
+def test_output_shape_matches_models():
+    result = RuleClassifier().predict(normal_map(), 5)
+    assert result.categories == default_categories()
+    assert result.probabilities.shape == (len(default_categories()),)
+    assert result.probabilities.sum() == pytest.approx(1.0)
+    assert result.source == "rules" and len(result.predictions) == 5
+
+
+def test_tiny_and_transparent_images_do_not_break_the_rules():
+    rules = RuleClassifier()
+    for image in (
+        np.zeros((1, 1, 4), np.uint8),
+        np.zeros((3, 700, 4), np.uint8),
+        np.full((8, 8, 4), 255, np.uint8),
+    ):
+        probs = rules.predict_probabilities(image)
+        assert np.isfinite(probs).all() and probs.sum() == pytest.approx(1.0)
