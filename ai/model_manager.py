@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ai.errors import ModelError, OnlineError
+from ai.model_registry import active_model_path
 from ai.offline_model import OfflineModel
 from ai.paths import model_path
 from ai.preprocess import normalize, to_model_rgb
@@ -60,6 +61,16 @@ class Prepared:
     rule_strong: tuple[str, float] | None
     online_image: np.ndarray | None = None
     texture_hash: str | None = None
+
+
+@dataclass
+class ModelOutputs:
+    """Model-stage answers for a batch, before the learner: [N, C] probabilities and [N, D] embeddings."""
+
+    probabilities: np.ndarray
+    embeddings: np.ndarray | None
+    sources: list[str]
+    categories: list[str]
 
 
 @dataclass
@@ -258,34 +269,46 @@ class ModelManager:
 
     def classify_prepared(self, items: list[Prepared], top_k_count: int = 5) -> list[Classification]:
         """One model call for the whole batch, then online blending, rules evidence and the learner."""
+        outputs = self.model_outputs(items, top_k_count)
+        return self.finish(outputs, [it.texture_hash for it in items], top_k_count)
+
+    def model_outputs(self, items: list[Prepared], top_k_count: int = 5) -> ModelOutputs:
+        """The model stage: what a cache may keep, since it does not change with user corrections."""
         if not items:
-            return []
+            return ModelOutputs(np.zeros((0, len(self.categories)), np.float32), None, [], self.categories)
         with self._lock:
-            offline, online, learner = self._offline, self._online, self.learner
+            offline, online = self._offline, self._online
         categories = offline.categories if offline else self._rules.categories
         probs, embeddings, sources = self._offline_probs(offline, items)
         if online is not None and offline is not None:
             probs, sources = self._blend_online(online, items, probs, sources, categories, top_k_count)
         if self.rule_evidence and offline is not None:
             probs = self._apply_rule_evidence(items, probs, categories)
-        if learner is not None:
+        return ModelOutputs(probs, embeddings, sources, categories)
+
+    def finish(
+        self, outputs: ModelOutputs, texture_hashes: list[str | None] | None = None, top_k_count: int = 5
+    ) -> list[Classification]:
+        """Apply the learner to model outputs (fresh or cached) and rank the top-k."""
+        probs = outputs.probabilities
+        learner = self.learner
+        if learner is not None and len(probs):
             probs = learner.adjust_probabilities(
-                probs, categories, embeddings, [it.texture_hash for it in items]
+                probs, outputs.categories, outputs.embeddings, texture_hashes
             )
-        results = []
-        for i, _ in enumerate(items):
-            results.append(
-                Classification(
-                    predictions=top_k(probs[i], categories, top_k_count),
-                    probabilities=probs[i],
-                    categories=categories,
-                    source=sources[i],
-                    embedding=None if embeddings is None else embeddings[i],
-                    extra={"uncertain": float(probs[i].max()) < self.min_confidence},
-                )
+        results = [
+            Classification(
+                predictions=top_k(probs[i], outputs.categories, top_k_count),
+                probabilities=probs[i],
+                categories=outputs.categories,
+                source=outputs.sources[i],
+                embedding=None if outputs.embeddings is None else outputs.embeddings[i],
+                extra={"uncertain": float(probs[i].max()) < self.min_confidence},
             )
+            for i in range(len(probs))
+        ]
         with self._lock:
-            self.stats.predictions.update(sources)
+            self.stats.predictions.update(outputs.sources)
         return results
 
     def _offline_probs(self, offline, items):
@@ -382,15 +405,10 @@ def _align(answer: Classification, categories: list[str]) -> np.ndarray:
 def _active_model_path() -> Path | None:
     """The user's active installed model, else the shipped default, else None."""
     try:
-        from ai.model_registry import active_model_path
-    except ImportError:
-        active_model_path = None  # registry not installed in this build
-    if active_model_path is not None:
-        try:
-            path = active_model_path()
-            if path is not None and Path(path).is_file():
-                return Path(path)
-        except Exception as exc:  # a broken registry must never stop classification
-            log.warning("cannot read the installed-model registry: %s", exc)
+        path = active_model_path()
+        if path is not None and Path(path).is_file():
+            return Path(path)
+    except Exception as exc:  # a broken registry must never stop classification
+        log.warning("cannot read the installed-model registry: %s", exc)
     shipped = model_path("default.onnx")
     return shipped if shipped.is_file() else None

@@ -1,12 +1,14 @@
 """The folder classification pipeline shared by the CLI, the GUI worker and the benchmark.
 
-scan → decode + prepare in a small thread pool (Pillow and numpy release the GIL) → batches →
-one model call per batch in the consuming thread → FileResults streamed in file order.
-At most `window` files are decoded ahead of the model, so memory stays bounded for any folder size.
+scan → cache lookup → decode + prepare in a small thread pool (Pillow and numpy release the GIL)
+→ batches → one model call per batch in the consuming thread → learner → FileResults streamed
+in file order. At most `window` files are decoded ahead of the model, so memory stays bounded
+for any folder size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -16,17 +18,21 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ai.textures import DEFAULT_MAX_PIXELS, TextureInfo, load_texture
+import numpy as np
 
 from ai.errors import TextureError
 from ai.hashing import pixel_hash
-from ai.model_manager import ModelManager, Prepared
+from ai.model_manager import ModelManager, ModelOutputs, Prepared
+from ai.prediction_cache import CachedPrediction, PredictionCache, file_content_hash
+from ai.textures import DEFAULT_MAX_PIXELS, TextureInfo, load_texture
 from app.results import FileResult
 from app.scan import ScannedFile, scan_textures
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 32
+_LOOKUP_CHUNK = 256
+_INFO_FIELDS = {f.name for f in dataclasses.fields(TextureInfo)}
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,28 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclass
+class PipelineStats:
+    """Seconds spent per stage (summed over threads) and cache use, for the benchmark and logs."""
+
+    decode_s: float = 0.0
+    prepare_s: float = 0.0
+    model_s: float = 0.0
+    finish_s: float = 0.0
+    cache_hits: int = 0
+    files: int = 0
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+
+    def add(self, **seconds: float) -> None:
+        with self._lock:
+            for name, value in seconds.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
 def default_threads() -> int:
-    """Decode threads: the model call takes the consuming thread, so leave it a core on small machines."""
+    """Decode threads: enough to keep the model fed; the model call runs in the consuming thread."""
     cores = os.cpu_count() or 2
     return max(2, min(cores, 8))
 
@@ -54,29 +80,71 @@ class _Decoded:
     error: str | None
     pixel_hash: str | None = None
     perceptual_hash: int | None = None
+    content_hash: str | None = None
+    cached: CachedPrediction | None = None
 
 
-def _decode_one(file: ScannedFile, manager: ModelManager, hashes: bool, max_pixels: int) -> _Decoded:
+def _info_from_json(data: dict | None) -> TextureInfo | None:
+    if not data:
+        return None
+    return TextureInfo(**{k: v for k, v in data.items() if k in _INFO_FIELDS})
+
+
+def _decode_one(
+    file: ScannedFile,
+    manager: ModelManager,
+    hashes: bool,
+    max_pixels: int,
+    cache: PredictionCache | None,
+    model_id: str,
+    stats: PipelineStats | None,
+) -> _Decoded:
     try:
-        # Hashes must be of the full first mip, so only an unhashed decode may shrink early.
+        content_hash = None
+        if cache is not None:
+            # A renamed or copied file is recognised by content before paying for a decode.
+            content_hash = file_content_hash(file.path)
+            hit = cache.get_by_content(model_id, file.size, content_hash)
+            if hit is not None and (not hashes or hit.pixel_hash):
+                return _Decoded(
+                    None,
+                    _info_from_json(hit.info),
+                    None,
+                    hit.pixel_hash,
+                    hit.perceptual_hash,
+                    content_hash,
+                    hit,
+                )
+        t0 = time.perf_counter()
+        # Hashes are of the full first mip, so only an unhashed decode may shrink early.
         min_size = None if hashes else manager.input_size
         texture = load_texture(file.path, max_pixels=max_pixels, min_size=min_size)
-        phash = None
-        digest = None
+        digest = phash = None
         if hashes:
             from ai.phash import perceptual_hash
 
             digest = pixel_hash(texture.pixels)
             phash = perceptual_hash(texture.pixels)
+        t1 = time.perf_counter()
         prepared = manager.prepare(texture.pixels, texture_hash=digest)
-        return _Decoded(prepared, texture.info, None, digest, phash)
+        if stats is not None:
+            stats.add(decode_s=t1 - t0, prepare_s=time.perf_counter() - t1)
+        return _Decoded(prepared, texture.info, None, digest, phash, content_hash)
     except TextureError as exc:
         return _Decoded(None, None, exc.reason)
+    except OSError as exc:
+        return _Decoded(None, None, f"cannot read file: {exc.strerror or exc}")
     except MemoryError:
         return _Decoded(None, None, "not enough memory to decode this texture")
     except Exception as exc:  # one bad file must never stop the run: report it and go on
         log.exception("unexpected error decoding %s", file.path)
         return _Decoded(None, None, f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _ready(value: _Decoded) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
 def classify_files(
@@ -90,6 +158,8 @@ def classify_files(
     progress: ProgressCallback | None = None,
     hashes: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    cache: PredictionCache | None = None,
+    stats: PipelineStats | None = None,
 ) -> Iterator[list[FileResult]]:
     """Classify `files`, yielding results in file order, one list per model batch.
 
@@ -100,19 +170,36 @@ def classify_files(
     threads = max(1, int(threads or default_threads()))
     window = batch_size * 2 + threads
     hashes = hashes or manager.learner is not None
+    model_id = manager.model_id
     total = len(files)
     started = time.perf_counter()
     done = errors = 0
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode")
     pending: deque[tuple[ScannedFile, Future]] = deque()
+    upcoming: deque[tuple[ScannedFile, CachedPrediction | None]] = deque()
     queue = iter(files)
+
+    def next_file() -> tuple[ScannedFile, CachedPrediction | None] | None:
+        if not upcoming:
+            chunk = [f for _, f in zip(range(_LOOKUP_CHUNK), queue)]
+            hits = cache.get_many(model_id, chunk) if cache is not None and chunk else {}
+            upcoming.extend((f, hits.get(f.path)) for f in chunk)
+        return upcoming.popleft() if upcoming else None
 
     def refill() -> None:
         while len(pending) < window:
-            file = next(queue, None)
-            if file is None:
+            item = next_file()
+            if item is None:
                 return
-            pending.append((file, pool.submit(_decode_one, file, manager, hashes, max_pixels)))
+            file, hit = item
+            if hit is not None and (not hashes or hit.pixel_hash):
+                decoded = _Decoded(
+                    None, _info_from_json(hit.info), None, hit.pixel_hash, hit.perceptual_hash, None, hit
+                )
+                pending.append((file, _ready(decoded)))
+            else:
+                args = (file, manager, hashes, max_pixels, cache, model_id, stats)
+                pending.append((file, pool.submit(_decode_one, *args)))
 
     try:
         refill()
@@ -124,7 +211,7 @@ def classify_files(
                 file, future = pending.popleft()
                 chunk.append((file, future.result()))
                 refill()
-            results = _classify_chunk(chunk, manager, top_k)
+            results = _classify_chunk(chunk, manager, top_k, cache, model_id, stats)
             done += len(results)
             errors += sum(1 for r in results if r.error)
             if progress is not None:
@@ -139,13 +226,42 @@ def classify_files(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _classify_chunk(chunk, manager: ModelManager, top_k: int) -> list[FileResult]:
-    ok = [(i, d) for i, (_, d) in enumerate(chunk) if d.prepared is not None]
-    classified = manager.classify_prepared([d.prepared for _, d in ok], top_k) if ok else []
-    by_index = {i: c for (i, _), c in zip(ok, classified, strict=True)}
+def _classify_chunk(chunk, manager: ModelManager, top_k: int, cache, model_id, stats) -> list[FileResult]:
+    fresh = [i for i, (_, d) in enumerate(chunk) if d.prepared is not None]
+    cached = [i for i, (_, d) in enumerate(chunk) if d.cached is not None]
+    t0 = time.perf_counter()
+    outputs = manager.model_outputs([chunk[i][1].prepared for i in fresh], top_k) if fresh else None
+    t1 = time.perf_counter()
+    if cache is not None and outputs is not None and model_id == manager.model_id:
+        cache.put_many(
+            model_id,
+            [
+                (
+                    chunk[i][0],
+                    chunk[i][1].content_hash,
+                    outputs.probabilities[j],
+                    None if outputs.embeddings is None else outputs.embeddings[j],
+                    outputs.sources[j],
+                    chunk[i][1].info,
+                    chunk[i][1].pixel_hash,
+                    chunk[i][1].perceptual_hash,
+                )
+                for j, i in enumerate(fresh)
+            ],
+        )
+    order = sorted(fresh + cached)
+    classified = {}
+    if order:
+        merged = _merge_outputs(chunk, fresh, cached, outputs, order, manager.categories)
+        hashes = [chunk[i][1].pixel_hash for i in order]
+        classified = dict(zip(order, manager.finish(merged, hashes, top_k), strict=True))
+    if stats is not None:
+        stats.add(
+            model_s=t1 - t0, finish_s=time.perf_counter() - t1, cache_hits=len(cached), files=len(chunk)
+        )
     results = []
     for i, (file, decoded) in enumerate(chunk):
-        c = by_index.get(i)
+        c = classified.get(i)
         results.append(
             FileResult(
                 path=file.path,
@@ -162,6 +278,23 @@ def _classify_chunk(chunk, manager: ModelManager, top_k: int) -> list[FileResult
             )
         )
     return results
+
+
+def _merge_outputs(chunk, fresh, cached, outputs, order, categories) -> ModelOutputs:
+    """Fresh model outputs and cached rows, back in file order."""
+    if not cached:
+        return outputs
+    rows = {}
+    for j, i in enumerate(fresh):
+        emb = None if outputs.embeddings is None else outputs.embeddings[j]
+        rows[i] = (outputs.probabilities[j], emb, outputs.sources[j])
+    for i in cached:
+        hit = chunk[i][1].cached
+        rows[i] = (hit.probabilities, hit.embedding, hit.source)
+    probs = np.stack([rows[i][0] for i in order]).astype(np.float32)
+    embs = [rows[i][1] for i in order]
+    embeddings = None if any(e is None for e in embs) else np.stack(embs).astype(np.float32)
+    return ModelOutputs(probs, embeddings, [rows[i][2] for i in order], list(categories))
 
 
 def classify_folder(

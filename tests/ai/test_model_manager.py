@@ -159,3 +159,20 @@ def test_user_model_with_own_categories_gets_rules_for_shared_ids_only(tmp_path,
     result = manager.predict(normal_map())
     assert result.categories == cats
     assert result.top.category == "map/normal"
+
+
+def test_without_onnxruntime_the_manager_degrades_to_rules(tiny_model, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "import numpy as np\n"
+        "from ai.inference import is_available\n"
+        "from ai.model_manager import ModelManager\n"
+        f"m = ModelManager.create_default({{'model_path': {str(tiny_model)!r}}})\n"
+        "print(is_available(), m.predict(np.zeros((8, 8, 4), np.uint8)).source, m.offline_error)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("False rules onnxruntime is not available")
