@@ -9,6 +9,7 @@ for any folder size.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import threading
@@ -181,7 +182,7 @@ def classify_files(
 
     def next_file() -> tuple[ScannedFile, CachedPrediction | None] | None:
         if not upcoming:
-            chunk = [f for _, f in zip(range(_LOOKUP_CHUNK), queue)]
+            chunk = list(itertools.islice(queue, _LOOKUP_CHUNK))
             hits = cache.get_many(model_id, chunk) if cache is not None and chunk else {}
             upcoming.extend((f, hits.get(f.path)) for f in chunk)
         return upcoming.popleft() if upcoming else None
