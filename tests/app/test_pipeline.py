@@ -156,3 +156,60 @@ def test_pixels_of_rgba_images_reach_the_model_unchanged(tmp_path, manager):
     (result,) = [r for b in classify_folder([tmp_path], manager) for r in b]
     expected = manager.predict(pixels)
     np.testing.assert_allclose(result.probabilities, expected.probabilities, atol=1e-6)
+
+
+def test_warm_run_is_answered_from_the_cache_without_decoding(folder, manager, tmp_path, monkeypatch):
+    import app.pipeline as pipeline
+    from ai.prediction_cache import PredictionCache
+    from app.pipeline import PipelineStats
+
+    cache = PredictionCache(tmp_path / "cache.sqlite3")
+    cold = [(r.path, r.category, r.confidence) for b in classify_folder([folder], manager, cache=cache) for r in b]
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a cached file was decoded again")
+
+    monkeypatch.setattr(pipeline, "load_texture", no_decoding)
+    stats = PipelineStats()
+    warm = [
+        (r.path, r.category, r.confidence)
+        for b in classify_folder([folder], manager, cache=cache, stats=stats)
+        for r in b
+    ]
+    assert [(p, c) for p, c, _ in warm] == [(p, c) for p, c, _ in cold]
+    np.testing.assert_allclose([c for *_, c in warm], [c for *_, c in cold], atol=1e-6)
+    assert stats.cache_hits == 23  # every decodable file; the broken one is retried and fails again
+    cache.close()
+
+
+def test_corrections_apply_on_top_of_cached_outputs(folder, manager, tmp_path):
+    from ai.prediction_cache import PredictionCache
+
+    cache = PredictionCache(tmp_path / "cache.sqlite3")
+    list(classify_folder([folder], manager, cache=cache))
+
+    class Everything:  # a learner that has seen every texture corrected to "sky"
+        def adjust_probabilities(self, probs, categories, embeddings=None, texture_hashes=None):
+            out = np.zeros_like(probs)
+            out[:, categories.index("sky")] = 1.0
+            return out
+
+    manager.learner = Everything()
+    results = [r for b in classify_folder([folder], manager, cache=cache) for r in b if not r.error]
+    assert {r.category for r in results} == {"sky"}
+    cache.close()
+
+
+def test_copied_file_is_recognised_by_content(tmp_path, manager):
+    from ai.prediction_cache import PredictionCache
+    from app.pipeline import PipelineStats
+
+    src = write_png(tmp_path / "a" / "x.png", (9, 99, 199))
+    cache = PredictionCache(tmp_path / "cache.sqlite3")
+    list(classify_folder([src.parent], manager, cache=cache))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "copy.png").write_bytes(src.read_bytes())
+    stats = PipelineStats()
+    list(classify_folder([tmp_path / "b"], manager, cache=cache, stats=stats))
+    assert stats.cache_hits == 1 and stats.decode_s == 0.0
+    cache.close()
