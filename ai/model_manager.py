@@ -26,6 +26,7 @@ from ai.preprocess import normalize, to_model_rgb
 from ai.rules import STRONG_EVIDENCE, RuleClassifier, pixel_stats
 from ai.taxonomy import default_categories
 from ai.types import Classification, top_k
+from ai.user_rules import UserRuleSet, apply_user_rules
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Learner(Protocol):
         categories: list[str],
         embeddings: np.ndarray | None = None,
         texture_hashes: list[str | None] | None = None,
+        *,
+        model_id: str | None = None,
     ) -> np.ndarray: ...
 
 
@@ -138,6 +141,7 @@ class ModelManager:
         online_threshold: float = 0.6,
         rule_evidence: bool = True,
         learner: Learner | None = None,
+        user_rules: UserRuleSet | None = None,
         offline_error: str | None = None,
     ):
         if blend_mode not in BLEND_MODES:
@@ -153,6 +157,7 @@ class ModelManager:
         self.online_threshold = online_threshold
         self.rule_evidence = rule_evidence
         self.learner = learner
+        self.user_rules = user_rules
         # Why the offline model is missing, shown to the user instead of silently using rules.
         self.offline_error = offline_error
         self._rules = RuleClassifier(self.categories)
@@ -166,7 +171,8 @@ class ModelManager:
 
         Keys: model_path (else the user's active model, else models/default.onnx), num_threads,
         providers, blend_mode, offline_weight, online_weight, min_confidence, online (an
-        OnlineClassifier or None), online_uncertain_only, online_threshold, rule_evidence, learner.
+        OnlineClassifier or None), online_uncertain_only, online_threshold, rule_evidence, learner,
+        user_rules (a UserRuleSet applied to file paths).
         """
         config = dict(config or {})
         path = config.get("model_path") or _active_model_path()
@@ -192,6 +198,7 @@ class ModelManager:
             online_threshold=float(config.get("online_threshold", 0.6)),
             rule_evidence=bool(config.get("rule_evidence", True)),
             learner=config.get("learner"),
+            user_rules=config.get("user_rules"),
             offline_error=error,
         )
 
@@ -287,15 +294,21 @@ class ModelManager:
         return ModelOutputs(probs, embeddings, sources, categories)
 
     def finish(
-        self, outputs: ModelOutputs, texture_hashes: list[str | None] | None = None, top_k_count: int = 5
+        self,
+        outputs: ModelOutputs,
+        texture_hashes: list[str | None] | None = None,
+        top_k_count: int = 5,
+        paths: list[str] | None = None,
     ) -> list[Classification]:
-        """Apply the learner to model outputs (fresh or cached) and rank the top-k."""
+        """Apply the learner and the user's path rules to model outputs (fresh or cached); rank top-k."""
         probs = outputs.probabilities
-        learner = self.learner
+        learner, rules = self.learner, self.user_rules
         if learner is not None and len(probs):
             probs = learner.adjust_probabilities(
-                probs, outputs.categories, outputs.embeddings, texture_hashes
+                probs, outputs.categories, outputs.embeddings, texture_hashes, model_id=self.model_id
             )
+        if rules is not None and rules.rules and paths is not None and len(probs):
+            probs = apply_user_rules(paths, probs, outputs.categories, rules)
         results = [
             Classification(
                 predictions=top_k(probs[i], outputs.categories, top_k_count),

@@ -255,14 +255,18 @@ def _classify_chunk(chunk, manager: ModelManager, top_k: int, cache, model_id, s
     if order:
         merged = _merge_outputs(chunk, fresh, cached, outputs, order, manager.categories)
         hashes = [chunk[i][1].pixel_hash for i in order]
-        classified = dict(zip(order, manager.finish(merged, hashes, top_k), strict=True))
+        paths = [chunk[i][0].path for i in order]
+        finished = manager.finish(merged, hashes, top_k, paths)
+        classified = {
+            i: (c, merged.probabilities[j]) for j, (i, c) in enumerate(zip(order, finished, strict=True))
+        }
     if stats is not None:
         stats.add(
             model_s=t1 - t0, finish_s=time.perf_counter() - t1, cache_hits=len(cached), files=len(chunk)
         )
     results = []
     for i, (file, decoded) in enumerate(chunk):
-        c = classified.get(i)
+        c, raw = classified.get(i, (None, None))
         results.append(
             FileResult(
                 path=file.path,
@@ -273,7 +277,8 @@ def _classify_chunk(chunk, manager: ModelManager, top_k: int, cache, model_id, s
                 error=decoded.error,
                 info=decoded.info,
                 probabilities=c.probabilities if c else None,
-                embedding=c.embedding if c else None,
+                embedding=None if c is None or c.embedding is None else c.embedding.astype(np.float16),
+                model_probabilities=raw,
                 pixel_hash=decoded.pixel_hash,
                 perceptual_hash=decoded.perceptual_hash,
             )
@@ -296,6 +301,33 @@ def _merge_outputs(chunk, fresh, cached, outputs, order, categories) -> ModelOut
     embs = [rows[i][1] for i in order]
     embeddings = None if any(e is None for e in embs) else np.stack(embs).astype(np.float32)
     return ModelOutputs(probs, embeddings, [rows[i][2] for i in order], list(categories))
+
+
+def rerank(results: list[FileResult], manager: ModelManager, top_k: int = 5) -> list[FileResult]:
+    """Re-apply the learner and rules to already classified files (after a correction), no decoding.
+
+    Uses each result's model-stage probabilities and embedding kept in memory; results in error
+    or from another model's categories are returned unchanged.
+    """
+    categories = manager.categories
+    usable = [
+        i
+        for i, r in enumerate(results)
+        if r.model_probabilities is not None and len(r.model_probabilities) == len(categories)
+    ]
+    if not usable:
+        return list(results)
+    probs = np.stack([results[i].model_probabilities for i in usable]).astype(np.float32)
+    embs = [results[i].embedding for i in usable]
+    embeddings = None if any(e is None for e in embs) else np.stack(embs).astype(np.float32)
+    outputs = ModelOutputs(probs, embeddings, [results[i].source or "offline" for i in usable], categories)
+    finished = manager.finish(
+        outputs, [results[i].pixel_hash for i in usable], top_k, [results[i].path for i in usable]
+    )
+    out = list(results)
+    for i, c in zip(usable, finished, strict=True):
+        out[i] = dataclasses.replace(results[i], predictions=c.predictions, probabilities=c.probabilities)
+    return out
 
 
 def classify_folder(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from ai.textures import TextureInfo
 
+from ai.textures import TextureInfo
 from ai.types import Prediction
 
 
@@ -20,7 +20,8 @@ class FileResult:
     error: str | None = None
     info: TextureInfo | None = None
     probabilities: np.ndarray | None = None  # over the model's categories, after the learner
-    embedding: np.ndarray | None = None
+    embedding: np.ndarray | None = None  # float16 to keep a whole folder's embeddings in memory
+    model_probabilities: np.ndarray | None = None  # before the learner: what re-ranking starts from
     pixel_hash: str | None = None  # hash of decoded RGBA pixels: exact duplicates
     perceptual_hash: int | None = None  # 64-bit scale-invariant hash: near duplicates / LODs
 

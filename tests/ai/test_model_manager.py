@@ -112,7 +112,7 @@ def test_online_is_blended_only_for_uncertain_and_failures_fall_back(tiny_model)
 
 def test_learner_adjustment_is_applied_to_every_batch(tiny_model):
     class AlwaysWood:
-        def adjust_probabilities(self, probs, categories, embeddings=None, texture_hashes=None):
+        def adjust_probabilities(self, probs, categories, embeddings=None, texture_hashes=None, model_id=None):
             assert embeddings is not None and embeddings.shape[0] == probs.shape[0]
             out = np.zeros_like(probs)
             out[:, categories.index("surface/wood")] = 1.0

@@ -189,7 +189,7 @@ def test_corrections_apply_on_top_of_cached_outputs(folder, manager, tmp_path):
     list(classify_folder([folder], manager, cache=cache))
 
     class Everything:  # a learner that has seen every texture corrected to "sky"
-        def adjust_probabilities(self, probs, categories, embeddings=None, texture_hashes=None):
+        def adjust_probabilities(self, probs, categories, embeddings=None, texture_hashes=None, model_id=None):
             out = np.zeros_like(probs)
             out[:, categories.index("sky")] = 1.0
             return out
@@ -213,3 +213,39 @@ def test_copied_file_is_recognised_by_content(tmp_path, manager):
     list(classify_folder([tmp_path / "b"], manager, cache=cache, stats=stats))
     assert stats.cache_hits == 1 and stats.decode_s == 0.0
     cache.close()
+
+
+def test_a_correction_reranks_the_folder_without_decoding(tmp_path, tiny_model, monkeypatch):
+    import app.pipeline as pipeline
+    from ai.training import IncrementalLearner, TrainingDataStore
+    from app.pipeline import rerank
+
+    learner = IncrementalLearner(TrainingDataStore(tmp_path / "training.sqlite3"))
+    manager = ModelManager.create_default({"model_path": tiny_model, "learner": learner})
+    src = write_png(tmp_path / "dump" / "a.png", (20, 40, 60))
+    (tmp_path / "dump" / "same-picture.png").write_bytes(src.read_bytes())
+    write_png(tmp_path / "dump" / "other.png", (250, 10, 10))
+    results = [r for b in classify_folder([tmp_path / "dump"], manager) for r in b]
+    first = results[0]
+    wrong = next(c for c in manager.categories if c != first.category)
+    learner.record_correction(
+        first.path, wrong, first.predictions, embedding=first.embedding,
+        texture_hash=first.pixel_hash, model_id=manager.model_id,
+    )
+    monkeypatch.setattr(pipeline, "load_texture", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    updated = {os.path.basename(r.path): r for r in rerank(results, manager)}
+    assert updated["a.png"].category == wrong and updated["a.png"].confidence == pytest.approx(1.0)
+    assert updated["same-picture.png"].category == wrong  # same pixels: the user's answer
+    learner.store.close()
+
+
+def test_user_path_rules_take_part_in_classification(tmp_path, tiny_model):
+    from ai.user_rules import UserRule, UserRuleSet
+
+    rules = UserRuleSet([UserRule("*_nm.*", "map/normal")], mode="rules_win")
+    manager = ModelManager.create_default({"model_path": tiny_model, "user_rules": rules})
+    write_png(tmp_path / "wall_nm.png", (200, 30, 30))
+    write_png(tmp_path / "wall.png", (200, 30, 30))
+    got = {os.path.basename(r.path): r.category for b in classify_folder([tmp_path], manager) for r in b}
+    assert got["wall_nm.png"] == "map/normal"
+    assert got["wall.png"] != "map/normal"
