@@ -7,6 +7,7 @@ scores become a probability vector over the taxonomy with a small floor for ever
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ COMPONENT_SIZE = 128
 STRONG_EVIDENCE = 0.9
 
 
-@dataclass(frozen=True)
+@dataclass
 class PixelStats:
     """Statistics of a 64×64 thumbnail that the rules read."""
 
@@ -44,18 +45,30 @@ class PixelStats:
     blue: float  # share of hues 180°–260°
     vertical_gradient: float  # correlation of luma with row index (sky-like)
     row_variation: float
-    components: int  # separate foreground blobs (glyphs, icons) on a 128² view
-    component_area: float  # mean blob area as a fraction of the image
+    view: np.ndarray  # the 128² uint8 RGBA the statistics came from
+
+    @functools.cached_property
+    def _blobs(self) -> tuple[int, float]:
+        # Only font-like images pay for the component count (see RuleClassifier.evidence).
+        return _foreground_components(self.view)
+
+    @property
+    def components(self) -> int:
+        """Separate foreground blobs (glyphs, icons) on the 128² view."""
+        return self._blobs[0]
+
+    @property
+    def component_area(self) -> float:
+        """Mean blob area as a fraction of the image."""
+        return self._blobs[1]
 
 
 def pixel_stats(rgba: np.ndarray) -> PixelStats:
     image = Image.fromarray(rgba, "RGBA")
     if image.size != (COMPONENT_SIZE, COMPONENT_SIZE):
         image = image.resize((COMPONENT_SIZE, COMPONENT_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
-    view = np.asarray(image).astype(np.float32)
-    components, component_area = _foreground_components(view)
-    k = COMPONENT_SIZE // ANALYSIS_SIZE
-    px = view.reshape(ANALYSIS_SIZE, k, ANALYSIS_SIZE, k, 4).mean(axis=(1, 3))
+    view = np.asarray(image)
+    px = np.asarray(image.resize((ANALYSIS_SIZE, ANALYSIS_SIZE), Image.Resampling.BOX), dtype=np.float32)
     rgb, alpha = px[..., :3], px[..., 3]
     luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     spread = rgb.max(axis=2) - rgb.min(axis=2)
@@ -99,13 +112,13 @@ def pixel_stats(rgba: np.ndarray) -> PixelStats:
         blue=share(180, 260),
         vertical_gradient=grad,
         row_variation=float(luma.std(axis=1).mean()),
-        components=components,
-        component_area=component_area,
+        view=view,
     )
 
 
 def _foreground_components(small: np.ndarray) -> tuple[int, float]:
     """Count 4-connected foreground blobs (alpha, or bright on dark) by label propagation."""
+    small = small.astype(np.float32)
     size = small.shape[0]
     alpha = small[..., 3]
     if (alpha < 16).mean() > 0.2:
@@ -118,7 +131,7 @@ def _foreground_components(small: np.ndarray) -> tuple[int, float]:
     count = int(fg.sum())
     if count == 0 or count == fg.size:
         return 0, 0.0
-    big = fg.size + 1
+    big = fg.size  # background points at a sentinel slot past the pixels
     labels = np.where(fg, np.arange(fg.size, dtype=np.int64).reshape(fg.shape), big)
     for _ in range(size):
         shifted = labels.copy()
@@ -127,6 +140,9 @@ def _foreground_components(small: np.ndarray) -> tuple[int, float]:
         np.minimum(shifted[:, 1:], labels[:, :-1], out=shifted[:, 1:])
         np.minimum(shifted[:, :-1], labels[:, 1:], out=shifted[:, :-1])
         shifted = np.where(fg, shifted, big)
+        # Pointer jumping: follow each label to its own label, so long blobs converge in few rounds.
+        flat = np.append(shifted.ravel(), big)
+        shifted = flat[flat[:-1]].reshape(fg.shape)
         if np.array_equal(shifted, labels):
             break
         labels = shifted
@@ -165,7 +181,7 @@ class RuleClassifier:
             vote("map/normal", 0.55 + 0.45 * min(1.0, (stats.unit_normal_fraction - 0.6) / 0.3))
         # Font atlases: many small, sharp glyphs on a transparent or black field.
         background = max(stats.transparent, stats.dark)
-        if 0.45 < background < 0.97 and stats.saturation < 0.25 and stats.components >= 12:
+        if 0.45 < background < 0.97 and stats.saturation < 0.25 and stats.components >= 12:  # noqa: SIM102
             glyph_like = stats.component_area < 0.02
             vote("ui/font", 0.93 if glyph_like and stats.components >= 24 else 0.6)
         # Masks: binary alpha with flat colour, or grey images that are mostly black/white.
