@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from ai.model_manager import ModelManager
+from app.context import create_manager
 from app.pipeline import DEFAULT_BATCH, classify_folder
 
 
@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--batch", type=_positive_int, default=DEFAULT_BATCH, metavar="N", help="model batch size")
     p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu or dml,cpu")
+    p.add_argument("--no-learn", action="store_true", help="ignore your corrections")
+    p.add_argument("--no-rules", action="store_true", help="ignore your filename rules")
+    p.add_argument("--online", action="store_true", help="also ask the configured online classifier")
     p.set_defaults(func=run)
 
 
@@ -42,10 +45,14 @@ def _positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = {"num_threads": args.threads, "providers": args.providers}
-    if args.model:
-        config["model_path"] = args.model
-    manager = ModelManager.create_default(config)
+    manager = create_manager(
+        args.model,
+        threads=args.threads,
+        providers=args.providers,
+        learn=not args.no_learn,
+        rules=not args.no_rules,
+        online=args.online,
+    )
     if args.model and manager.offline_model is None:
         print(f"texture-sorter: cannot use model: {manager.offline_error}", file=sys.stderr)
         return 2

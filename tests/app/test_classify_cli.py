@@ -132,3 +132,18 @@ def test_fresh_process_classifies_the_fixture_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     records = json.loads(proc.stdout)
     assert len(records) >= 5 and all(r["error"] is None for r in records)
+
+
+def test_a_correction_from_the_cli_changes_the_next_classify(tmp_path, tiny_model, capsys):
+    folder = make_folder(tmp_path)
+    assert main(["classify", str(folder / "t1.png"), "--json", "-", "--model", str(tiny_model)]) == 0
+    before = json.loads(capsys.readouterr().out)[0]["predictions"][0]["category"]
+    target = "sky" if before != "sky" else "effect"
+    assert main(["correct", str(folder / "t1.png"), target]) == 0
+    capsys.readouterr()
+    assert main(["classify", str(folder), "--json", "-", "--model", str(tiny_model)]) == 0
+    records = {os.path.basename(r["path"]): r for r in json.loads(capsys.readouterr().out)}
+    assert records["t1.png"]["predictions"][0] == {"category": target, "confidence": 1.0}
+    assert main(["classify", str(folder), "--json", "-", "--model", str(tiny_model), "--no-learn"]) == 0
+    plain = {os.path.basename(r["path"]): r for r in json.loads(capsys.readouterr().out)}
+    assert plain["t1.png"]["predictions"][0]["category"] == before
