@@ -37,7 +37,7 @@ def create_manager(
         except UserRulesError as exc:
             log.warning("user rules not used: %s", exc)
     if online:
-        config["online"] = _online_model()
+        config.update(_online_options())
     manager = ModelManager.create_default(config)
     if learn:
         from ai.training import IncrementalLearner
@@ -51,14 +51,11 @@ def create_manager(
     return manager
 
 
-def _online_model():
+def _online_options() -> dict:
+    from ai.online_config import load_settings
+
     try:
-        from ai.online_config import load_online_config
-        from ai.online_model import OnlineModel
-    except ImportError:  # pragma: no cover - the online client ships with the app
-        return None
-    try:
-        return OnlineModel.from_config(load_online_config())
+        return load_settings().manager_options()
     except Exception as exc:  # a broken online setting must not stop offline classification
         log.warning("online classifier not used: %s", exc)
-        return None
+        return {}
