@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 BLEND_MODES = ("confidence_weighted", "max", "average")
 ONLINE_IMAGE_SIZE = 256  # longest side kept for an online request; the online client may shrink further
+ONLINE_PARALLEL = 4  # concurrent online requests per batch
 RULE_MAP_CATEGORIES = ("map/normal", "map/mask", "ui/font")
 
 
@@ -352,21 +354,34 @@ class ModelManager:
 
     def _blend_online(self, online, items, probs, sources, categories, k):
         probs = probs.copy()
-        for i, item in enumerate(items):
-            if item.online_image is None:
-                continue
-            if self.online_uncertain_only and float(probs[i].max()) >= self.online_threshold:
-                continue
+        wanted = [
+            i
+            for i, item in enumerate(items)
+            if item.online_image is not None
+            and not (self.online_uncertain_only and float(probs[i].max()) >= self.online_threshold)
+        ]
+        if not wanted:
+            return probs, sources
+
+        def ask(i: int):
             start = time.perf_counter()
             try:
-                answer = online.predict(item.online_image, categories, k)
+                return i, online.predict(items[i].online_image, categories, k), None
             except OnlineError as exc:
-                self._note_fallback("online->offline", str(exc))
-                continue
+                return i, None, exc
             finally:
                 with self._lock:
                     self.stats.online_seconds += time.perf_counter() - start
                     self.stats.online_requests += 1
+
+        # Requests overlap so a batch costs about one round trip, not one per uncertain image;
+        # the online client's own limiter still caps the rate.
+        with ThreadPoolExecutor(max_workers=min(ONLINE_PARALLEL, len(wanted))) as pool:
+            answers = list(pool.map(ask, wanted))
+        for i, answer, error in answers:
+            if error is not None:
+                self._note_fallback("online->offline", str(error))
+                continue
             online_probs = _align(answer, categories)
             probs[i] = blend(probs[i], online_probs, self.blend_mode, self.offline_weight, self.online_weight)
             sources[i] = "blend"
