@@ -1,0 +1,182 @@
+"""One build command for the frozen app: `python build/build.py [--onefile] [--clean]`.
+
+Installs PyInstaller into the running environment when it is missing, runs build/texture_sorter.spec,
+and prints where the build went, its size against the budget and how long it took. The figures are
+also written to build/dist/build-<kind>.json (the figures the README records).
+
+Outputs: onedir → build/dist/texture-sorter/ ; onefile → build/dist/onefile/texture-sorter[.exe].
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+BUILD_DIR = Path(__file__).resolve().parent
+ROOT = BUILD_DIR.parent
+SPEC = BUILD_DIR / "texture_sorter.spec"
+DIST = BUILD_DIR / "dist"
+WORK = BUILD_DIR / "work"
+PYINSTALLER_REQUIREMENT = "pyinstaller>=6.10,<7"
+# Budgets from issue 9 (MB = 10^6 bytes, as file managers and `du --si` show them).
+SIZE_BUDGET_MB = {"onedir": 180.0, "onefile": 90.0}
+# Files whose change makes an existing build stale.
+SOURCE_DIRS = ("ai", "app", "resources", "models")
+SOURCE_SUFFIXES = {".py", ".json", ".onnx", ".qss", ".png", ".svg", ".ico", ".md", ".spec"}
+
+import bundle_rules as rules  # noqa: E402  (build/ is sys.path[0] when run as a script)
+
+
+@dataclass
+class BuildResult:
+    kind: str  # "onedir" or "onefile"
+    path: str  # the onedir folder or the onefile executable
+    executable: str  # what to run
+    seconds: float
+    size_bytes: int
+    budget_mb: float
+
+    @property
+    def size_mb(self) -> float:
+        return self.size_bytes / 1e6
+
+    def summary(self) -> str:
+        verdict = "within" if self.size_mb <= self.budget_mb else "OVER"
+        return (
+            f"{self.kind} build: {self.path}\n"
+            f"  size {self.size_mb:.1f} MB ({verdict} the {self.budget_mb:.0f} MB budget), "
+            f"built in {self.seconds:.1f} s"
+        )
+
+
+def output_path(onefile: bool) -> Path:
+    """The onedir folder, or the onefile executable."""
+    if onefile:
+        suffix = ".exe" if sys.platform.startswith("win") else ""
+        name = rules.WINDOWS_GUI_NAME if suffix else rules.BUNDLE_NAME
+        return DIST / "onefile" / f"{name}{suffix}"
+    return DIST / rules.BUNDLE_NAME
+
+
+def executable_path(onefile: bool) -> Path:
+    """The executable that runs the CLI (on Windows the console one; onefile has only the GUI one)."""
+    if onefile:
+        return output_path(True)
+    suffix = ".exe" if sys.platform.startswith("win") else ""
+    name = rules.WINDOWS_CLI_NAME if suffix else rules.BUNDLE_NAME
+    return output_path(False) / f"{name}{suffix}"
+
+
+def tree_size(path: Path) -> int:
+    """Bytes in the files under `path` (links count as nothing: they add no bytes to a download)."""
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            st = os.lstat(os.path.join(folder, name))
+            if not os.path.islink(os.path.join(folder, name)):
+                total += st.st_size
+    return total
+
+
+def newest_source_mtime() -> float:
+    newest = max(p.stat().st_mtime for p in BUILD_DIR.glob("*.py"))
+    newest = max(newest, SPEC.stat().st_mtime)
+    for folder in SOURCE_DIRS:
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts and path.is_file():
+                newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def is_up_to_date(onefile: bool = False) -> bool:
+    """Whether a build exists that is newer than every source, resource and build file."""
+    exe = executable_path(onefile)
+    return exe.is_file() and exe.stat().st_mtime >= newest_source_mtime()
+
+
+def ensure_pyinstaller() -> None:
+    if importlib.util.find_spec("PyInstaller") is not None:
+        return
+    print(f"build: installing {PYINSTALLER_REQUIREMENT} into {sys.prefix}", flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", PYINSTALLER_REQUIREMENT], check=True)
+
+
+def build(onefile: bool = False, clean: bool = False, quiet: bool = False) -> BuildResult:
+    """Run PyInstaller on the spec; raise CalledProcessError when it fails."""
+    ensure_pyinstaller()
+    kind = "onefile" if onefile else "onedir"
+    cmd = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--log-level",
+        "WARN" if quiet else "INFO",
+        "--distpath",
+        str(DIST / "onefile" if onefile else DIST),
+        "--workpath",
+        str(WORK / kind),
+    ]
+    if clean:
+        cmd.append("--clean")
+    cmd += [str(SPEC), "--"] + (["--onefile"] if onefile else [])
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    out = output_path(onefile)
+    result = BuildResult(
+        kind=kind,
+        path=str(out),
+        executable=str(executable_path(onefile)),
+        seconds=round(seconds, 1),
+        size_bytes=tree_size(out),
+        budget_mb=SIZE_BUDGET_MB[kind],
+    )
+    (DIST / f"build-{kind}.json").write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def largest_parts(path: Path, count: int = 8) -> list[tuple[int, str]]:
+    """The biggest files of a onedir build, to see where the megabytes go."""
+    sizes = [
+        (p.stat().st_size, str(p.relative_to(path)))
+        for p in path.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    ]
+    return sorted(sizes, reverse=True)[:count]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--onefile", action="store_true", help="one self-extracting executable instead of a folder"
+    )
+    parser.add_argument("--clean", action="store_true", help="drop PyInstaller's caches first")
+    parser.add_argument("--quiet", action="store_true", help="only PyInstaller's warnings")
+    args = parser.parse_args(argv)
+    try:
+        result = build(onefile=args.onefile, clean=args.clean, quiet=args.quiet)
+    except subprocess.CalledProcessError as exc:
+        print(f"build: PyInstaller failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
+    print(result.summary())
+    if not args.onefile:
+        for size, name in largest_parts(Path(result.path)):
+            print(f"  {size / 1e6:7.1f} MB  {name}")
+    if not args.onefile and not (Path(result.path) / "_internal" / rules.BUNDLED_MODEL).is_file():
+        print(f"build: warning: the build has no default model ({rules.BUNDLED_MODEL})", file=sys.stderr)
+    print(f"run it: {result.executable} --help")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

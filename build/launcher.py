@@ -1,0 +1,25 @@
+"""Entry point of the frozen app: runs `texture-sorter` (app.cli.main) inside the PyInstaller bundle."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _main() -> int:
+    # The windowed Windows build has no console: sys.stdout/stderr are None there, and a print()
+    # or a log line would raise. Send them to the null device instead (the log file still works).
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (lives as long as the process)
+    # Code that restarts the app as `sys.executable -m app.cli …` (serve-bench starts a server that
+    # way) gets the same behaviour from the frozen executable, whose sys.executable is itself.
+    if sys.argv[1:3] == ["-m", "app.cli"]:
+        del sys.argv[1:3]
+    from app.cli import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
