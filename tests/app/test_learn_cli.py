@@ -48,7 +48,10 @@ def test_correct_records_the_answer_and_the_next_guess_uses_it(tmp_path, tiny_mo
     assert stats(capsys)["total"] == 1
 
 
-def test_correct_without_a_model_learns_on_top_of_the_rules(tmp_path, capsys):
+def test_correct_without_a_model_learns_on_top_of_the_rules(tmp_path, capsys, monkeypatch):
+    import ai.model_manager
+
+    monkeypatch.setattr(ai.model_manager, "_active_model_path", lambda: None)  # no model installed
     texture = png(tmp_path / "x.png", (30, 30, 200))
     assert main(["correct", str(texture), "sky"]) == 0
     assert "pixel rules" in capsys.readouterr().out
