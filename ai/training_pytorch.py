@@ -81,8 +81,9 @@ def augment_rgba(rgba: np.ndarray, rng: np.random.Generator, strength: float = 1
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
         image = tiled.crop((x, y, x + w, y + h))
     elif rng.random() < 0.5 * strength:  # random crop keeping 55–100 % of each side
-        cw = max(4, int(w * rng.uniform(0.55, 1.0)))
-        ch = max(4, int(h * rng.uniform(0.55, 1.0)))
+        # Never larger than the image: strips and icons of 1–3 px exist in real dumps.
+        cw = min(w, max(4, int(w * rng.uniform(0.55, 1.0))))
+        ch = min(h, max(4, int(h * rng.uniform(0.55, 1.0))))
         x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
         image = image.crop((x, y, x + cw, y + ch))
     if rng.random() < 0.5:

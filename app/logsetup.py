@@ -22,6 +22,8 @@ def setup_logging(verbose: bool = False) -> None:
         return
     _configured = True
     root.setLevel(logging.DEBUG)
+    # Pillow logs every PNG chunk at DEBUG from the decode threads: keep the log file readable.
+    logging.getLogger("PIL").setLevel(logging.INFO)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s")
     try:
         file_handler = logging.handlers.RotatingFileHandler(

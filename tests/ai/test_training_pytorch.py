@@ -233,3 +233,17 @@ def test_without_torch_every_entry_point_says_how_to_install():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("ok")
+
+
+def test_augmentation_handles_textures_smaller_than_the_crop():
+    pytest.importorskip("torch")
+    import numpy as np
+
+    from ai.training_pytorch import augment_rgba
+
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1), (2, 40), (3, 3), (40, 2)):
+        tiny = np.full((*shape, 4), 200, np.uint8)
+        for _ in range(20):
+            out = augment_rgba(tiny, rng)
+            assert out.ndim == 3 and out.shape[2] == 4
