@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from app.argtypes import positive_int
 from app.context import create_manager
 from app.pipeline import DEFAULT_BATCH, classify_folder
 
@@ -21,27 +22,15 @@ def register(subparsers) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", metavar="FILE", help="write a JSON array of results to FILE ('-' = stdout)")
     out.add_argument("--jsonl", metavar="FILE", help="write one JSON object per line to FILE ('-' = stdout)")
-    p.add_argument("--top-k", type=_positive_int, default=3, metavar="N", help="guesses per file (default 3)")
+    p.add_argument("--top-k", type=positive_int, default=3, metavar="N", help="guesses per file (default 3)")
     p.add_argument("--model", metavar="FILE.onnx", help="use this ONNX model instead of the active one")
-    p.add_argument(
-        "--threads", type=_positive_int, metavar="N", help="decode threads (default: cores, max 8)"
-    )
-    p.add_argument("--batch", type=_positive_int, default=DEFAULT_BATCH, metavar="N", help="model batch size")
+    p.add_argument("--threads", type=positive_int, metavar="N", help="decode threads (default: cores, max 8)")
+    p.add_argument("--batch", type=positive_int, default=DEFAULT_BATCH, metavar="N", help="model batch size")
     p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu or dml,cpu")
     p.add_argument("--no-learn", action="store_true", help="ignore your corrections")
     p.add_argument("--no-rules", action="store_true", help="ignore your filename rules")
     p.add_argument("--online", action="store_true", help="also ask the configured online classifier")
     p.set_defaults(func=run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,29 +25,10 @@ from ai import secrets
 from ai.errors import OnlineError, TextureSorterError
 from ai.online_config import IMAGE_FORMATS, OnlineSettings, load_settings, save_settings, settings_path
 from ai.online_providers import get_provider, provider_names
+from app.argtypes import non_negative, positive_int
 
 TOKEN_ENV = "TEXTURE_SORTER_SERVE_TOKEN"
 READY_PREFIX = "texture-sorter serve: listening on "
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -64,21 +45,21 @@ def register(subparsers) -> None:
     p.add_argument("--token", help=f"require 'Authorization: Bearer TOKEN' (or set {TOKEN_ENV})")
     p.add_argument(
         "--max-batch",
-        type=_positive_int,
+        type=positive_int,
         default=32,
         metavar="N",
         help="images per model call; 1 = no batching",
     )
     p.add_argument(
-        "--batch-wait-ms", type=_non_negative, default=2.0, metavar="MS", help="wait for a fuller batch"
+        "--batch-wait-ms", type=non_negative, default=2.0, metavar="MS", help="wait for a fuller batch"
     )
     p.add_argument(
-        "--batch-workers", type=_positive_int, default=2, metavar="N", help="model calls at once (default 2)"
+        "--batch-workers", type=positive_int, default=2, metavar="N", help="model calls at once (default 2)"
     )
     p.add_argument(
-        "--max-request-mb", type=_non_negative, default=8.0, metavar="MB", help="request body limit"
+        "--max-request-mb", type=non_negative, default=8.0, metavar="MB", help="request body limit"
     )
-    p.add_argument("--threads", type=_positive_int, metavar="N", help="onnxruntime threads")
+    p.add_argument("--threads", type=positive_int, metavar="N", help="onnxruntime threads")
     p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu")
     p.set_defaults(func=run_serve)
 
@@ -93,21 +74,21 @@ def register(subparsers) -> None:
     b.add_argument("--url", help="benchmark a running server instead of starting one (loopback only)")
     b.add_argument("--token", help=f"bearer token of the server (or set {TOKEN_ENV})")
     b.add_argument(
-        "--clients", type=_positive_int, default=16, metavar="N", help="concurrent clients (default 16)"
+        "--clients", type=positive_int, default=16, metavar="N", help="concurrent clients (default 16)"
     )
     b.add_argument(
-        "--seconds", type=_non_negative, default=30.0, help="measured seconds per mode (default 30)"
+        "--seconds", type=non_negative, default=30.0, help="measured seconds per mode (default 30)"
     )
-    b.add_argument("--warmup", type=_non_negative, default=2.0, help="unmeasured seconds first (default 2)")
+    b.add_argument("--warmup", type=non_negative, default=2.0, help="unmeasured seconds first (default 2)")
     b.add_argument(
-        "--max-batch", type=_positive_int, default=32, metavar="N", help="batch size of the batched run"
+        "--max-batch", type=positive_int, default=32, metavar="N", help="batch size of the batched run"
     )
-    b.add_argument("--batch-wait-ms", type=_non_negative, default=2.0, metavar="MS")
-    b.add_argument("--batch-workers", type=_positive_int, default=2, metavar="N")
+    b.add_argument("--batch-wait-ms", type=non_negative, default=2.0, metavar="MS")
+    b.add_argument("--batch-workers", type=positive_int, default=2, metavar="N")
     b.add_argument(
-        "--image-size", type=_positive_int, default=224, metavar="PX", help="side of the posted images"
+        "--image-size", type=positive_int, default=224, metavar="PX", help="side of the posted images"
     )
-    b.add_argument("--threads", type=_positive_int, metavar="N", help="onnxruntime threads of the server")
+    b.add_argument("--threads", type=positive_int, metavar="N", help="onnxruntime threads of the server")
     b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     b.set_defaults(func=run_bench)
 

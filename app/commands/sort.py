@@ -13,6 +13,7 @@ import sys
 import time
 
 from ai.errors import SortError
+from app.argtypes import fraction, positive_int
 from app.sorting.apply import OutcomeStream, SortSummary, iter_apply, iter_resume, run_to_summary
 from app.sorting.dedupe import DEDUPE_MODES, DEFAULT_NEAR_THRESHOLD
 from app.sorting.journal import unfinished_sorts
@@ -48,7 +49,7 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     p.add_argument("--plan-out", metavar="FILE", help="save the plan (with duplicate groups) as JSON")
     p.add_argument(
-        "--min-confidence", type=_fraction, default=0.0, metavar="X",
+        "--min-confidence", type=fraction, default=0.0, metavar="X",
         help="below this confidence (0-1) a file goes to the unsorted folder instead of a guess",
     )  # fmt: skip
     p.add_argument("--unsorted-name", default=DEFAULT_UNSORTED, metavar="NAME", help="unsorted folder name")
@@ -73,7 +74,7 @@ def register(subparsers) -> None:
     p.add_argument("--manifest-only", action="store_true",
                    help="write OUT/texture-sorter-manifest.csv and .json; touch no texture")  # fmt: skip
     p.add_argument("--model", metavar="FILE.onnx", help="use this ONNX model instead of the active one")
-    p.add_argument("--threads", type=_positive_int, metavar="N", help="decode threads")
+    p.add_argument("--threads", type=positive_int, metavar="N", help="decode threads")
     p.set_defaults(func=run_sort)
 
     u = subparsers.add_parser(
@@ -96,26 +97,6 @@ def register(subparsers) -> None:
         "--rollback", action="store_true", help="undo the interrupted sort instead of finishing it"
     )
     r.set_defaults(func=run_resume)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
-    return value
 
 
 def _err(message: str) -> None:

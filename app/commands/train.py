@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from ai.errors import ModelError, TextureSorterError
+from app.argtypes import positive_float, positive_int
 
 FROM_DEFAULT = "default"
 
@@ -34,48 +35,28 @@ def register(subparsers) -> None:
         help=f"fine-tune this model ('{FROM_DEFAULT}' = the shipped default model)",
     )
     p.add_argument(
-        "--epochs", type=_positive_int, metavar="N", help="passes over the data (30 with --from, else 20)"
+        "--epochs", type=positive_int, metavar="N", help="passes over the data (30 with --from, else 20)"
     )
     p.add_argument(
-        "--lr", type=_positive_float, metavar="X", help="learning rate (3e-3 with --from, else 2e-3)"
+        "--lr", type=positive_float, metavar="X", help="learning rate (3e-3 with --from, else 2e-3)"
     )
-    p.add_argument("--batch", type=_positive_int, default=32, metavar="N", help="batch size (default 32)")
+    p.add_argument("--batch", type=positive_int, default=32, metavar="N", help="batch size (default 32)")
     p.add_argument(
         "--size",
-        type=_positive_int,
+        type=positive_int,
         default=128,
         metavar="PX",
         help="input size of a model trained from scratch (default 128)",
     )
     p.add_argument(
         "--views",
-        type=_positive_int,
+        type=positive_int,
         default=4,
         metavar="N",
         help="with --from: augmented views per image (default 4)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
-    return value
 
 
 _NESTED = ("batch",)  # drawn under the "training" bar, not a stage of its own
