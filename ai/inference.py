@@ -104,6 +104,8 @@ class OnnxInferenceSession:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        # Idle onnxruntime threads must not spin: on small machines they steal the decode threads' cores.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return opts
 
     def _create(self, providers: list[str]) -> ort.InferenceSession:

@@ -55,11 +55,15 @@ def measure_pipeline(files, manager, threads, batch, cache=None) -> tuple[float,
     return _rate(count, time.perf_counter() - start), stats
 
 
-def measure_decode_ceiling(files, manager, threads) -> tuple[float, list]:
+def measure_decode_ceiling(files, manager, threads, keep: int) -> tuple[float, list]:
+    """Decode + prepare everything on all threads; keep only `keep` results (memory stays flat)."""
+    kept = []
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        decoded = list(pool.map(lambda f: _decode_one(f, manager, False, 1 << 26, None, "", None), files))
-    return _rate(len(files), time.perf_counter() - start), decoded
+        for decoded in pool.map(lambda f: _decode_one(f, manager, False, 1 << 26, None, "", None), files):
+            if len(kept) < keep and decoded.prepared is not None:
+                kept.append(decoded)
+    return _rate(len(files), time.perf_counter() - start), kept
 
 
 def measure_inference_ceiling(manager, decoded, batch, total) -> float:
@@ -112,7 +116,7 @@ def run_benchmark(
     measure_pipeline(files[: min(len(files), 64)], manager, threads, batch)
     pipeline_rate, stats = measure_pipeline(files, manager, threads, batch)
     rss_after_pipeline = peak_rss_mb()
-    decode_rate, decoded = measure_decode_ceiling(files, manager, threads)
+    decode_rate, decoded = measure_decode_ceiling(files, manager, threads, keep=batch)
     inference_rate = measure_inference_ceiling(manager, decoded, batch, len(files))
     del decoded
     naive_rate = measure_naive(files, manager)

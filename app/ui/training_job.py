@@ -65,7 +65,7 @@ def build_dataset(
     Returns (root, files per category, corrections whose file is gone). With only a folder and
     no corrections the folder itself is the dataset (nothing is linked).
     """
-    from ai.training_pytorch import scan_image_folders
+    from ai.training_data import scan_image_folders
 
     counts: Counter = Counter()
     if folder and not corrections:

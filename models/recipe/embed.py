@@ -18,7 +18,8 @@ import numpy as np
 
 from ai.inference import OnnxInferenceSession
 from ai.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize, to_model_rgb
-from ai.training_pytorch import augment_rgba, require_torch
+from ai.training_data import augment_rgba
+from ai.training_pytorch import require_torch
 from models.recipe import backbone, dataset
 
 log = logging.getLogger(__name__)
