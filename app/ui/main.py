@@ -63,10 +63,12 @@ def run_gui(paths: list[str]) -> int:
         # Start-up timing and the frozen smoke test (build/measure.py, build/smoke_test.py).
         def _shown() -> None:
             print(f"TEXTURE_SORTER_SHOWN {time.time():.6f}", flush=True)
-            app.quit()
+            app.quit()  # aboutToQuit below stops background work first
 
         QTimer.singleShot(0, _shown)
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
     QTimer.singleShot(300, window.check_unfinished_sorts)
+    # Any other way out (app.quit(), a session ending) must also stop workers before Python shuts down.
+    app.aboutToQuit.connect(window.shutdown_background_work)
     return int(app.exec())

@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         manager: ModelManager | None = None,
     ):
         super().__init__()
+        self._shut_down = False
         self.settings = settings or Settings()
         s = self.settings
         self.setWindowTitle("Texture Sorter")
@@ -560,11 +561,18 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        self.shutdown_background_work()
+        super().closeEvent(event)
+
+    def shutdown_background_work(self) -> None:
+        """Cancel and wait for every worker; safe to call twice (close, then aboutToQuit)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         if self.sort_dialog is not None and self.sort_dialog.is_running:
             self.sort_dialog.cancel()
-        self.save_state()
         self.training_tab.shutdown()
         self.thumbnails.close()
         self.previews.close()
         self.session.close()
-        super().closeEvent(event)
