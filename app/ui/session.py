@@ -118,6 +118,7 @@ class ClassificationSession(QObject):
         self.paths: list[str] = []
         self.exclude: list[str] = []
         self._generation = 0
+        self._closed = False  # after close() no new work starts (events queued before quit may still arrive)
         self._worker: GeneratorWorker | None = None
         self._started_at = 0.0
         self._undo: list[CorrectionGroup] = []
@@ -159,6 +160,8 @@ class ClassificationSession(QObject):
 
     def open(self, paths: Sequence[str], exclude: Iterable[str] = ()) -> None:
         """Classify `paths` (folders or files), replacing what is shown."""
+        if self._closed:
+            return
         self.cancel()
         self._generation += 1
         generation = self._generation
@@ -336,6 +339,7 @@ class ClassificationSession(QObject):
         self.reranked.emit(changed)
 
     def close(self) -> None:
+        self._closed = True
         self.wait()
         if self.cache is not None:
             self.cache.close()

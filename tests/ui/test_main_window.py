@@ -209,3 +209,12 @@ def test_cancel_in_the_status_bar_stops_classifying_and_keeps_what_is_done(windo
     assert 0 < model.classified_count() < 600
     assert window.status.message.text().startswith("Stopped after")
     assert not window.status.cancel.isVisible()
+
+
+def test_no_classification_starts_after_the_window_shut_down(window, fixtures_dir):
+    # A folder queued to open in the same event-loop turn as quit must not start a worker that
+    # outlives the window (it used to emit into deleted signal objects at exit).
+    window.shutdown_background_work()
+    window.session.open([str(fixtures_dir)])
+    assert not window.session.is_running
+    assert window.model.rowCount() == 0
