@@ -24,7 +24,7 @@ from ai.model_registry import active_model_path
 from ai.offline_model import OfflineModel
 from ai.paths import model_path
 from ai.preprocess import normalize, to_model_rgb
-from ai.rules import STRONG_EVIDENCE, RuleClassifier, pixel_stats
+from ai.rules import RuleClassifier
 from ai.taxonomy import default_categories
 from ai.types import Classification, top_k
 from ai.user_rules import UserRuleSet, apply_user_rules
@@ -248,14 +248,7 @@ class ModelManager:
 
     def prepare(self, rgba: np.ndarray, texture_hash: str | None = None) -> Prepared:
         """CPU work that needs no model session; safe to run in many threads at once."""
-        stats = pixel_stats(rgba)
-        rules = self._rules
-        ev = rules.evidence(stats)
-        rule_probs = np.full(len(rules.categories), rules.FLOOR, np.float32)
-        for category, score in ev.items():
-            rule_probs[rules.categories.index(category)] += score
-        rule_probs /= rule_probs.sum()
-        strong = max(ev.items(), key=lambda kv: kv[1]) if ev else None
+        rule_probs, rule_strong = self._rules.assess(rgba)
         online_image = None
         if self._online is not None:
             image = Image.fromarray(rgba, "RGBA")
@@ -264,7 +257,7 @@ class ModelManager:
         return Prepared(
             rgb=to_model_rgb(rgba, self.input_size),
             rule_probs=rule_probs,
-            rule_strong=strong if strong and strong[1] >= STRONG_EVIDENCE else None,
+            rule_strong=rule_strong,
             online_image=online_image,
             texture_hash=texture_hash,
         )

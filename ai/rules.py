@@ -224,20 +224,21 @@ class RuleClassifier:
     def evidence_for(self, rgba: np.ndarray) -> dict[str, float]:
         return self.evidence(pixel_stats(rgba))
 
-    def predict_probabilities(self, rgba: np.ndarray) -> np.ndarray:
+    def assess(self, rgba: np.ndarray) -> tuple[np.ndarray, tuple[str, float] | None]:
+        """(probabilities over the categories, the one category the rules are sure of or None)."""
         ev = self.evidence(pixel_stats(rgba))
         scores = np.full(len(self.categories), self.FLOOR, dtype=np.float32)
         for category, score in ev.items():
             scores[self._index[category]] += score
-        return scores / scores.sum()
+        strong = max(ev.items(), key=lambda kv: kv[1]) if ev else None
+        return scores / scores.sum(), (strong if strong and strong[1] >= STRONG_EVIDENCE else None)
+
+    def predict_probabilities(self, rgba: np.ndarray) -> np.ndarray:
+        return self.assess(rgba)[0]
 
     def strong_evidence(self, rgba: np.ndarray) -> tuple[str, float] | None:
         """The single category the rules are sure of (normal map, mask, font), if any."""
-        ev = self.evidence(pixel_stats(rgba))
-        if not ev:
-            return None
-        category, score = max(ev.items(), key=lambda kv: kv[1])
-        return (category, score) if score >= STRONG_EVIDENCE else None
+        return self.assess(rgba)[1]
 
     def predict(self, rgba: np.ndarray, top_k_count: int = 5) -> Classification:
         probs = self.predict_probabilities(rgba)

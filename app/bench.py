@@ -25,7 +25,7 @@ from ai.inference import OnnxInferenceSession
 from ai.model_manager import ModelManager
 from ai.prediction_cache import PredictionCache
 from ai.preprocess import normalize
-from ai.textures import load_texture
+from ai.textures import DEFAULT_MAX_PIXELS, load_texture
 from app.pipeline import DEFAULT_BATCH, PipelineStats, _decode_one, classify_files, default_threads
 from app.scan import ScannedFile, scan_textures
 
@@ -60,7 +60,7 @@ def measure_decode_ceiling(files, manager, threads, keep: int) -> tuple[float, l
     kept = []
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for decoded in pool.map(lambda f: _decode_one(f, manager, False, 1 << 26, None, "", None), files):
+        for decoded in pool.map(lambda f: _decode_one(f, manager, False, DEFAULT_MAX_PIXELS, None, "", None), files):
             if len(kept) < keep and decoded.prepared is not None:
                 kept.append(decoded)
     return _rate(len(files), time.perf_counter() - start), kept

@@ -19,7 +19,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
+    """The parser and the names of its subcommands."""
     parser = argparse.ArgumentParser(
         prog="texture-sorter",
         description="Sort folders of game textures into categories.",
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module_info in sorted(pkgutil.iter_modules(app.commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"app.commands.{module_info.name}")
         module.register(subparsers)
-    return parser
+    return parser, set(subparsers.choices)
 
 
 def _launch_gui(paths: list[str]) -> int:
@@ -44,8 +45,7 @@ def _launch_gui(paths: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
+    parser, known = build_parser()
     # `texture-sorter PATH` (or a double-clicked file) opens the GUI on it.
     if not argv or (argv[0] not in known and not argv[0].startswith("-")):
         setup_logging()

@@ -60,8 +60,8 @@ def expected_commands() -> set[str]:
     """Subcommand names the source tree registers (what the frozen --help must list too)."""
     from app.cli import build_parser
 
-    parser = build_parser()
-    return set(parser._subparsers._group_actions[0].choices)
+    _parser, names = build_parser()
+    return names
 
 
 def fixture_textures() -> list[Path]:

@@ -83,7 +83,11 @@ def run(args: argparse.Namespace) -> int:
             stream.flush()
     elapsed = max(time.perf_counter() - started, 1e-9)
     print(
-        f"{files} files, {errors} errors, {files / elapsed:.1f} files/s ({manager.describe()})",
+        f"{_count(files, 'file')}, {_count(errors, 'error')}, {files / elapsed:.1f} files/s ({manager.describe()})",
         file=sys.stderr if target == "-" else human,
     )
     return 0
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

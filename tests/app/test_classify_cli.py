@@ -40,7 +40,7 @@ def test_json_to_stdout_has_the_stable_shape(tmp_path, tiny_model, capsys):
         else:
             assert rec["source"] == "offline" and len(rec["predictions"]) == 2
             assert set(rec["predictions"][0]) == {"category", "confidence"}
-    assert "4 files, 1 errors" in captured.err
+    assert "4 files, 1 error," in captured.err
     assert "bad.tga" in captured.err
 
 
