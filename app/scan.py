@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ log = logging.getLogger(__name__)
 
 # The program's own bookkeeping folder inside a sort output (journal, plans).
 STATE_DIR_NAME = ".texture-sorter"
+_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +59,12 @@ def scan_textures(
                 continue
             try:
                 with os.scandir(folder) as it:
-                    entries = sorted(it, key=lambda e: _natural_key(e.name), reverse=True)
+                    entries = sorted(it, key=lambda e: _natural_key(e.name))
             except OSError as exc:
                 problems.append((folder, f"cannot read folder: {exc.strerror or exc}"))
                 continue
             subdirs = []
-            for entry in reversed(entries):
+            for entry in entries:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         if entry.name != STATE_DIR_NAME:
@@ -99,21 +101,4 @@ def _add_file(path, root_real, found, problems, seen, extensions, entry=None, ex
 
 def _natural_key(name: str):
     """'tex2' before 'tex10': the order users see in their file manager."""
-    parts = []
-    for chunk in _split_digits(name.lower()):
-        parts.append((0, int(chunk), "") if chunk.isdigit() else (1, 0, chunk))
-    return parts
-
-
-def _split_digits(text: str) -> list[str]:
-    out, current, digit = [], "", None
-    for ch in text:
-        is_digit = ch.isdigit()
-        if current and is_digit != digit:
-            out.append(current)
-            current = ""
-        current += ch
-        digit = is_digit
-    if current:
-        out.append(current)
-    return out
+    return [(0, int(c), "") if c.isdigit() else (1, 0, c) for c in _DIGITS.split(name.lower()) if c]
