@@ -26,7 +26,14 @@ from ai.model_manager import ModelManager
 from ai.prediction_cache import PredictionCache
 from ai.preprocess import normalize
 from ai.textures import DEFAULT_MAX_PIXELS, load_texture
-from app.pipeline import DEFAULT_BATCH, PipelineStats, _decode_one, classify_files, default_threads
+from app.pipeline import (
+    DEFAULT_BATCH,
+    SESSION_THREADS,
+    PipelineStats,
+    _decode_one,
+    classify_files,
+    default_threads,
+)
 from app.scan import ScannedFile, scan_textures
 
 log = logging.getLogger(__name__)
@@ -60,7 +67,9 @@ def measure_decode_ceiling(files, manager, threads, keep: int) -> tuple[float, l
     kept = []
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for decoded in pool.map(lambda f: _decode_one(f, manager, False, DEFAULT_MAX_PIXELS, None, "", None), files):
+        for decoded in pool.map(
+            lambda f: _decode_one(f, manager, False, DEFAULT_MAX_PIXELS, None, "", None), files
+        ):
             if len(kept) < keep and decoded.prepared is not None:
                 kept.append(decoded)
     return _rate(len(files), time.perf_counter() - start), kept
@@ -108,7 +117,7 @@ def run_benchmark(
     model_path: str | None = None,
 ) -> dict:
     threads = threads or default_threads()
-    config = {"num_threads": threads, "providers": providers, "rule_evidence": True}
+    config = {"num_threads": SESSION_THREADS, "providers": providers, "rule_evidence": True}
     if model_path:
         config["model_path"] = model_path
     manager = ModelManager.create_default(config)

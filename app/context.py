@@ -15,7 +15,6 @@ log = logging.getLogger(__name__)
 def create_manager(
     model_path: str | None = None,
     *,
-    threads: int | None = None,
     providers: str | None = None,
     learn: bool = True,
     rules: bool = True,
@@ -25,7 +24,9 @@ def create_manager(
 ) -> ModelManager:
     """The user's manager. The learner is attached when corrections exist (or `always_learn`,
     for the GUI, where the first click must count); path rules when the user has any."""
-    config: dict = {"num_threads": threads, "providers": providers, "min_confidence": min_confidence}
+    from app.pipeline import SESSION_THREADS
+
+    config: dict = {"num_threads": SESSION_THREADS, "providers": providers, "min_confidence": min_confidence}
     if model_path:
         config["model_path"] = model_path
     if rules:

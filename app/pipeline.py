@@ -1,9 +1,11 @@
 """The folder classification pipeline shared by the CLI, the GUI worker and the benchmark.
 
-scan → cache lookup → decode + prepare in a small thread pool (Pillow and numpy release the GIL)
-→ batches → one model call per batch in the consuming thread → learner → FileResults streamed
-in file order. At most `window` files are decoded ahead of the model, so memory stays bounded
-for any folder size.
+scan → cache lookup → batches; each batch is one job on a small thread pool: decode + prepare
+its files, then one model call (onnxruntime and Pillow release the GIL, so one worker decodes
+while another runs the model) → learner and cache writes in the consuming thread → FileResults
+streamed in file order. Only `workers + 1` batches are in flight, so memory stays bounded for any
+folder size. The model session runs single-threaded (SESSION_THREADS): parallelism comes from
+the concurrent batches, which measured faster than intra-op threads on 2 cores.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from app.scan import ScannedFile, scan_textures
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 32
+# Measured on 2 cores with the shipped model: batch 8 runs 1.4× faster per image than batch 32
+# (activations stay in cache) and keeps the onnxruntime arena ~200 MB smaller. GPUs want more (--batch).
+DEFAULT_BATCH = 8
+# onnxruntime intra-op threads for sessions that serve the pipeline (see the module docstring).
+SESSION_THREADS = 1
 _LOOKUP_CHUNK = 256
 _INFO_FIELDS = {f.name for f in dataclasses.fields(TextureInfo)}
 
@@ -69,9 +75,9 @@ class PipelineStats:
 
 
 def default_threads() -> int:
-    """Decode threads: enough to keep the model fed; the model call runs in the consuming thread."""
+    """Pipeline workers: one per core (at least 2, so decoding overlaps the model), at most 16."""
     cores = os.cpu_count() or 2
-    return max(2, min(cores, 8))
+    return max(2, min(cores, 16))
 
 
 @dataclass
@@ -142,10 +148,44 @@ def _decode_one(
         return _Decoded(None, None, f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _ready(value: _Decoded) -> Future:
-    future: Future = Future()
-    future.set_result(value)
-    return future
+def _cached_decoded(hit: CachedPrediction) -> _Decoded:
+    return _Decoded(None, _info_from_json(hit.info), None, hit.pixel_hash, hit.perceptual_hash, None, hit)
+
+
+@dataclass
+class _Job:
+    """One batch, decoded and run through the model stage in a worker thread."""
+
+    chunk: list[tuple[ScannedFile, _Decoded]]
+    outputs: ModelOutputs | None
+    model_s: float
+
+
+def _run_job(
+    items: list[tuple[ScannedFile, CachedPrediction | None]],
+    manager: ModelManager,
+    top_k: int,
+    hashes: bool,
+    max_pixels: int,
+    cache: PredictionCache | None,
+    model_id: str,
+    stats: PipelineStats | None,
+    stop: threading.Event,
+) -> _Job:
+    chunk = []
+    for file, hit in items:
+        if stop.is_set():
+            break
+        if hit is not None and (not hashes or hit.pixel_hash):
+            chunk.append((file, _cached_decoded(hit)))
+        else:
+            chunk.append((file, _decode_one(file, manager, hashes, max_pixels, cache, model_id, stats)))
+    fresh = [d.prepared for _, d in chunk if d.prepared is not None]
+    if not fresh or stop.is_set():
+        return _Job(chunk, None, 0.0)
+    t0 = time.perf_counter()
+    outputs = manager.model_outputs(fresh, top_k)
+    return _Job(chunk, outputs, time.perf_counter() - t0)
 
 
 def classify_files(
@@ -168,15 +208,19 @@ def classify_files(
     decoded-but-unclassified files are dropped, never reported as results.
     """
     batch_size = max(1, int(batch_size))
-    threads = max(1, int(threads or default_threads()))
-    window = batch_size * 2 + threads
+    workers = max(1, int(threads or default_threads()))
+    # Each worker decodes a whole batch and then runs the model on it, so while one worker waits
+    # on onnxruntime (which releases the GIL) another decodes: the stages overlap without a
+    # hand-off queue. One batch more than workers keeps a core busy while the consumer finishes.
+    ahead = workers + 1
     hashes = hashes or manager.learner is not None
     model_id = manager.model_id
     total = len(files)
     started = time.perf_counter()
     done = errors = 0
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode")
-    pending: deque[tuple[ScannedFile, Future]] = deque()
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="classify")
+    jobs: deque[Future] = deque()
     upcoming: deque[tuple[ScannedFile, CachedPrediction | None]] = deque()
     queue = iter(files)
 
@@ -187,32 +231,24 @@ def classify_files(
             upcoming.extend((f, hits.get(f.path)) for f in chunk)
         return upcoming.popleft() if upcoming else None
 
-    def refill() -> None:
-        while len(pending) < window:
-            item = next_file()
-            if item is None:
+    def submit() -> None:
+        while len(jobs) < ahead:
+            items = []
+            while len(items) < batch_size and (item := next_file()) is not None:
+                items.append(item)
+            if not items:
                 return
-            file, hit = item
-            if hit is not None and (not hashes or hit.pixel_hash):
-                decoded = _Decoded(
-                    None, _info_from_json(hit.info), None, hit.pixel_hash, hit.perceptual_hash, None, hit
-                )
-                pending.append((file, _ready(decoded)))
-            else:
-                args = (file, manager, hashes, max_pixels, cache, model_id, stats)
-                pending.append((file, pool.submit(_decode_one, *args)))
+            args = (items, manager, top_k, hashes, max_pixels, cache, model_id, stats, stop)
+            jobs.append(pool.submit(_run_job, *args))
 
     try:
-        refill()
-        while pending:
+        submit()
+        while jobs:
             if cancel is not None and cancel.is_set():
                 return
-            chunk: list[tuple[ScannedFile, _Decoded]] = []
-            while pending and len(chunk) < batch_size:
-                file, future = pending.popleft()
-                chunk.append((file, future.result()))
-                refill()
-            results = _classify_chunk(chunk, manager, top_k, cache, model_id, stats)
+            job = jobs.popleft().result()
+            submit()
+            results = _classify_chunk(job, manager, top_k, cache, model_id, stats)
             done += len(results)
             errors += sum(1 for r in results if r.error)
             if progress is not None:
@@ -222,16 +258,16 @@ def classify_files(
                 progress(Progress(done, total, errors, rate, eta))
             yield results
     finally:
-        for _, future in pending:
+        stop.set()
+        for future in jobs:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _classify_chunk(chunk, manager: ModelManager, top_k: int, cache, model_id, stats) -> list[FileResult]:
-    fresh = [i for i, (_, d) in enumerate(chunk) if d.prepared is not None]
+def _classify_chunk(job: _Job, manager: ModelManager, top_k: int, cache, model_id, stats) -> list[FileResult]:
+    chunk, outputs = job.chunk, job.outputs
+    fresh = [i for i, (_, d) in enumerate(chunk) if d.prepared is not None] if outputs is not None else []
     cached = [i for i, (_, d) in enumerate(chunk) if d.cached is not None]
-    t0 = time.perf_counter()
-    outputs = manager.model_outputs([chunk[i][1].prepared for i in fresh], top_k) if fresh else None
     t1 = time.perf_counter()
     if cache is not None and outputs is not None and model_id == manager.model_id:
         cache.put_many(
@@ -262,7 +298,7 @@ def _classify_chunk(chunk, manager: ModelManager, top_k: int, cache, model_id, s
         }
     if stats is not None:
         stats.add(
-            model_s=t1 - t0, finish_s=time.perf_counter() - t1, cache_hits=len(cached), files=len(chunk)
+            model_s=job.model_s, finish_s=time.perf_counter() - t1, cache_hits=len(cached), files=len(chunk)
         )
     results = []
     for i, (file, decoded) in enumerate(chunk):

@@ -29,7 +29,12 @@ def register(subparsers) -> None:
     p.add_argument("path", nargs="?", help="folder of textures (omit with --generate)")
     p.add_argument("--generate", type=int, metavar="N", help="generate N textures of a realistic mix")
     p.add_argument("--size", type=int, metavar="PX", help="generated texture size (default: mixed 64–1024)")
-    p.add_argument("--threads", type=int, metavar="N", help="decode threads (default: cores, max 8)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="workers, each decoding a batch then running the model (default: cores, 2–16)",
+    )
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N", help="model batch size")
     p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu")
     p.add_argument("--model", metavar="FILE.onnx", help="model to measure (default: the active model)")

@@ -24,7 +24,12 @@ def register(subparsers) -> None:
     out.add_argument("--jsonl", metavar="FILE", help="write one JSON object per line to FILE ('-' = stdout)")
     p.add_argument("--top-k", type=positive_int, default=3, metavar="N", help="guesses per file (default 3)")
     p.add_argument("--model", metavar="FILE.onnx", help="use this ONNX model instead of the active one")
-    p.add_argument("--threads", type=positive_int, metavar="N", help="decode threads (default: cores, max 8)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="workers, each decoding a batch then running the model (default: cores, 2–16)",
+    )
     p.add_argument("--batch", type=positive_int, default=DEFAULT_BATCH, metavar="N", help="model batch size")
     p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu or dml,cpu")
     p.add_argument("--no-learn", action="store_true", help="ignore your corrections")
@@ -36,7 +41,6 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     manager = create_manager(
         args.model,
-        threads=args.threads,
         providers=args.providers,
         learn=not args.no_learn,
         rules=not args.no_rules,

@@ -89,8 +89,12 @@ def _error(message: str, code: int = EXIT_FAILED) -> int:
 
 def _manager(model: str | None):
     from ai.model_manager import ModelManager
+    from app.pipeline import SESSION_THREADS
 
-    manager = ModelManager.create_default({"model_path": model} if model else {})
+    config = {"num_threads": SESSION_THREADS}
+    if model:
+        config["model_path"] = model
+    manager = ModelManager.create_default(config)
     manager.learner = None  # raw model answers: the learner is applied here, visibly
     return manager
 

@@ -74,7 +74,7 @@ def register(subparsers) -> None:
     p.add_argument("--manifest-only", action="store_true",
                    help="write OUT/texture-sorter-manifest.csv and .json; touch no texture")  # fmt: skip
     p.add_argument("--model", metavar="FILE.onnx", help="use this ONNX model instead of the active one")
-    p.add_argument("--threads", type=positive_int, metavar="N", help="decode threads")
+    p.add_argument("--threads", type=positive_int, metavar="N", help="worker threads (default: cores, 2–16)")
     p.set_defaults(func=run_sort)
 
     u = subparsers.add_parser(
@@ -168,9 +168,9 @@ def run_sort(args: argparse.Namespace) -> int:
 
 def _classify(args, source: str, out: str):
     from ai.model_manager import ModelManager
-    from app.pipeline import classify_folder
+    from app.pipeline import SESSION_THREADS, classify_folder
 
-    config = {"num_threads": args.threads}
+    config = {"num_threads": SESSION_THREADS}
     if args.model:
         config["model_path"] = args.model
     manager = ModelManager.create_default(config)

@@ -131,7 +131,7 @@ class ClassificationSession(QObject):
 
     def _create_manager(self) -> ModelManager:
         # always_learn: the learner is there from the first click, even with no corrections yet.
-        return create_manager(self.model_path, threads=self.threads, always_learn=True)
+        return create_manager(self.model_path, always_learn=True)
 
     def reload_manager(self, reclassify: bool = True) -> Op:
         """Build the manager again (another active model, new online settings) off the UI thread."""
