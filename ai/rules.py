@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ai.preprocess import resize_rgba
 from ai.taxonomy import default_categories
 from ai.types import Classification, top_k
 
@@ -23,6 +24,7 @@ ANALYSIS_SIZE = 64
 COMPONENT_SIZE = 128
 # Evidence at or above this confidence is trusted over a model's guess for map types (see ModelManager).
 STRONG_EVIDENCE = 0.9
+_LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass
@@ -64,28 +66,25 @@ class PixelStats:
 
 
 def pixel_stats(rgba: np.ndarray) -> PixelStats:
-    image = Image.fromarray(rgba, "RGBA")
-    if image.size != (COMPONENT_SIZE, COMPONENT_SIZE):
-        image = image.resize((COMPONENT_SIZE, COMPONENT_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
-    view = np.asarray(image)
-    px = np.asarray(image.resize((ANALYSIS_SIZE, ANALYSIS_SIZE), Image.Resampling.BOX), dtype=np.float32)
-    rgb, alpha = px[..., :3], px[..., 3]
-    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-    spread = rgb.max(axis=2) - rgb.min(axis=2)
+    view = resize_rgba(rgba, COMPONENT_SIZE, Image.Resampling.BOX, reducing_gap=2.0)
+    px = resize_rgba(view, ANALYSIS_SIZE, Image.Resampling.BOX).astype(np.float32)
+    # Channel planes: numpy reductions over a trailing axis of 3 are slow, element-wise ops are not.
+    r, g, b, alpha = px[..., 0], px[..., 1], px[..., 2], px[..., 3]
+    luma = r * _LUMA[0] + g * _LUMA[1] + b * _LUMA[2]
+    maxc = np.maximum(np.maximum(r, g), b)
+    spread = maxc - np.minimum(np.minimum(r, g), b)
     opaque = alpha > 16
-    n = rgb / 127.5 - 1.0
-    length = np.sqrt((n**2).sum(axis=2))
-    unit = (np.abs(length - 1.0) < 0.2) & (n[..., 2] > 0.3)
-    blue = (rgb[..., 2] > rgb[..., 0] + 20) & (rgb[..., 2] > rgb[..., 1] + 10)
+    nx, ny, nz = r / 127.5 - 1.0, g / 127.5 - 1.0, b / 127.5 - 1.0
+    length = np.sqrt(nx * nx + ny * ny + nz * nz)
+    unit = (np.abs(length - 1.0) < 0.2) & (nz > 0.3)
+    blue = (b > r + 20) & (b > g + 10)
     visible = luma * (alpha / 255.0)  # what the texel looks like over black: glyph edges show up
-    steps = np.concatenate(
-        [np.abs(np.diff(visible, axis=0)).ravel(), np.abs(np.diff(visible, axis=1)).ravel()]
+    steps = int((np.abs(np.diff(visible, axis=0)) > 48).sum()) + int(
+        (np.abs(np.diff(visible, axis=1)) > 48).sum()
     )
-    maxc = rgb.max(axis=2)
     sat = np.where(maxc > 0, spread / np.maximum(maxc, 1e-6), 0.0)
-    hue = _hue(rgb, spread)
-    weights = (sat * opaque).ravel()
-    hue_deg = hue.ravel() * 360.0
+    hue_deg = _hue(r, g, b, maxc, spread) * 360.0
+    weights = sat * opaque
     total_weight = max(float(weights.sum()), 1e-6)
 
     def share(lo: float, hi: float) -> float:
@@ -94,19 +93,26 @@ def pixel_stats(rgba: np.ndarray) -> PixelStats:
     rows = luma.mean(axis=1)
     idx = np.arange(len(rows), dtype=np.float32)
     grad = float(np.corrcoef(idx, rows)[0, 1]) if rows.std() > 1e-3 else 0.0
-    opaque_count = max(int(opaque.sum()), 1)
+    pixels = float(alpha.size)
+    opaque_count = int(opaque.sum())
+    if opaque_count:
+        mean_rgb = np.array([r[opaque].mean(), g[opaque].mean(), b[opaque].mean()], np.float32)
+        std_luma, saturation = float(luma[opaque].std()), float(sat[opaque].mean())
+    else:
+        mean_rgb = np.array([r.mean(), g.mean(), b.mean()], np.float32)
+        std_luma = saturation = 0.0
     return PixelStats(
-        mean_rgb=rgb[opaque].mean(axis=0) if opaque.any() else rgb.reshape(-1, 3).mean(axis=0),
-        std_luma=float(luma[opaque].std()) if opaque.any() else 0.0,
-        gray_fraction=float((spread < 12).mean()),
-        unit_normal_fraction=float(unit.mean()),
-        blue_dominant=float(blue.mean()),
+        mean_rgb=mean_rgb,
+        std_luma=std_luma,
+        gray_fraction=int((spread < 12).sum()) / pixels,
+        unit_normal_fraction=int(unit.sum()) / pixels,
+        blue_dominant=int(blue.sum()) / pixels,
         alpha_mean=float(alpha.mean() / 255.0),
-        alpha_binary=float(((alpha < 8) | (alpha > 247)).mean()),
-        transparent=float((alpha < 16).mean()),
-        dark=float(((luma < 24) & opaque).sum() / opaque_count),
-        edge_density=float((steps > 48).mean()),
-        saturation=float(sat[opaque].mean()) if opaque.any() else 0.0,
+        alpha_binary=int(((alpha < 8) | (alpha > 247)).sum()) / pixels,
+        transparent=int((alpha < 16).sum()) / pixels,
+        dark=int(((luma < 24) & opaque).sum()) / max(opaque_count, 1),
+        edge_density=steps / (2 * ANALYSIS_SIZE * (ANALYSIS_SIZE - 1)),
+        saturation=saturation,
         green=share(75, 165),
         brown=share(10, 50),
         blue=share(180, 260),
@@ -150,9 +156,7 @@ def _foreground_components(small: np.ndarray) -> tuple[int, float]:
     return blobs, count / blobs / fg.size
 
 
-def _hue(rgb: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    maxc = rgb.max(axis=2)
+def _hue(r: np.ndarray, g: np.ndarray, b: np.ndarray, maxc: np.ndarray, spread: np.ndarray) -> np.ndarray:
     d = np.maximum(spread, 1e-6)
     h = np.where(maxc == r, ((g - b) / d) % 6, np.where(maxc == g, (b - r) / d + 2, (r - g) / d + 4))
     return (h / 6.0) % 1.0
