@@ -1,0 +1,84 @@
+"""`texture-sorter bench`: the figures it reports, and the speed ratios CI holds the pipeline to."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ai.paths import model_path
+from app.bench import run_benchmark, scan_for_bench
+from app.cli import main
+from app.commands.bench import generate_textures
+
+REQUIRED_KEYS = {
+    "pipeline_files_per_s",
+    "naive_files_per_s",
+    "decode_ceiling_files_per_s",
+    "inference_ceiling_files_per_s",
+    "ratio_vs_naive",
+    "ratio_vs_ceiling",
+    "peak_rss_mb",
+    "files",
+    "threads",
+    "batch",
+    "providers",
+}
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def test_generated_mix_has_every_format_and_size_range(tmp_path):
+    paths = generate_textures(tmp_path, 40, seed=3)
+    suffixes = {p.suffix for p in paths}
+    assert suffixes == {".png", ".dds", ".tga", ".tm2"}
+    files = scan_for_bench(str(tmp_path))
+    assert len(files) == 40
+    # Deterministic for a seed: the same bytes again.
+    again = generate_textures(tmp_path / "again", 5, seed=3)
+    assert [p.read_bytes() for p in paths[:5]] == [p.read_bytes() for p in again[:5]]
+
+
+def test_bench_command_writes_every_required_figure(tmp_path, tiny_model, capsys):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--generate", "24", "--size", "64", "--model", str(tiny_model), "--json", str(out)])
+    assert code == 0
+    figures = json.loads(out.read_text())
+    assert figures.keys() >= REQUIRED_KEYS
+    assert figures["files"] == 24 and figures["batch"] == 8
+    assert figures["providers"] == ["CPUExecutionProvider"]
+    for key in ("pipeline_files_per_s", "naive_files_per_s", "peak_rss_mb", "warm_cache_files_per_s"):
+        assert figures[key] > 0
+    ceiling = 1 / (1 / figures["decode_ceiling_files_per_s"] + 1 / figures["inference_ceiling_files_per_s"])
+    assert figures["shared_core_ceiling_files_per_s"] == pytest.approx(ceiling, rel=0.01)
+    assert figures["ratio_vs_naive"] == pytest.approx(
+        figures["pipeline_files_per_s"] / figures["naive_files_per_s"], rel=0.02
+    )
+    table = capsys.readouterr().out
+    assert "pipeline" in table and "naive baseline" in table and "peak RSS" in table
+
+
+def test_bench_without_input_is_a_usage_error(capsys):
+    assert main(["bench"]) == 2
+    assert "give a folder or --generate N" in capsys.readouterr().err
+
+
+def test_pipeline_beats_the_naive_baseline_and_stays_near_the_ceiling(tmp_path):
+    """The CI speed check: ratios measured in one run on the same files, never a wall-clock time.
+
+    The issue's bar is pipeline/naive >= 2x. The naive baseline runs on one core and the pipeline
+    can at best use every core, so on a 2-core machine the bar is 0.8x per core (1.6x); from 3
+    cores on it is the full 2x. The pipeline must also reach 80 % of what decode and inference
+    allow on the shared cores.
+    """
+    generate_textures(tmp_path, 200, seed=1)  # the realistic 64²–1024² mix of `bench --generate`
+    files = scan_for_bench(str(tmp_path))
+    figures = run_benchmark(files, model_path=str(model_path("default.onnx")))
+    cores = usable_cores()
+    required = min(2.0, 0.8 * cores)
+    summary = json.dumps({k: figures[k] for k in sorted(REQUIRED_KEYS)})
+    assert figures["ratio_vs_naive"] >= required, summary
+    assert figures["ratio_vs_ceiling"] >= 0.8, summary
