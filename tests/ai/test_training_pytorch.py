@@ -247,3 +247,29 @@ def test_augmentation_handles_textures_smaller_than_the_crop():
         for _ in range(20):
             out = augment_rgba(tiny, rng)
             assert out.ndim == 3 and out.shape[2] == 4
+
+
+def test_halved_conv_weights_halve_the_file_and_keep_answers_metadata_and_head(tmp_path):
+    full, half = tmp_path / "full.onnx", tmp_path / "half.onnx"
+    model = _tiny_model(3)
+    torch.manual_seed(3)
+    with torch.no_grad():  # wider weights than the initialiser's, so rounding would show
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    tp.export_to_onnx(model, full, ["a", "b", "c"], SIZE, version="3.1", name="tiny")
+    half.write_bytes(full.read_bytes())
+    tp.halve_conv_weights(half)
+    proto = onnx.load(str(half))
+    conv_inputs = {n.input[1] for n in proto.graph.node if n.op_type == "Conv"}
+    stored = {t.name: t.data_type for t in proto.graph.initializer}
+    assert conv_inputs and all(stored.get(name + "_fp16") == onnx.TensorProto.FLOAT16 for name in conv_inputs)
+    assert half.stat().st_size < 0.7 * full.stat().st_size
+    a, b = OfflineModel(full, num_threads=1), OfflineModel(half, num_threads=1)
+    assert (b.categories, b.version, b.name) == (a.categories, "3.1", "tiny")
+    x = np.random.default_rng(2).standard_normal((6, 3, SIZE, SIZE)).astype(np.float32)
+    (pa, ea), (pb, eb) = a.predict_arrays(x), b.predict_arrays(x)
+    assert np.abs(pa - pb).max() < 2e-2 and np.abs(ea - eb).max() < 2e-2
+    assert not np.array_equal(pa, pb)  # the weights really changed precision
+    # The float32 head is untouched: head-only fine-tuning (`train --from`) still reads it.
+    for got, want in zip(tp.read_linear_head(half), tp.read_linear_head(full), strict=True):
+        np.testing.assert_array_equal(got, want)
