@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ai.embedding_index import EmbeddingIndex, normalise_rows
+from ai.embedding_index import EXACT_LIMIT, EmbeddingIndex, normalise_rows
 from ai.hashing import pixel_hash
 from ai.training_history import ImportResult, read_history, write_history
 from ai.training_store import ORIGIN_USER, CorrectionRecord, TrainingDataStore
@@ -58,7 +58,7 @@ class LearnerSettings:
     model_mass: float = 1.0  # kernel mass of the model's own answer in the kNN blend
     kernel_scale: float = 6.0  # τ = typical distance between textures / kernel_scale
     ramp: float = 3.0  # g = n / (n + ramp): a handful of corrections must not dominate
-    exact_search_limit: int = 4096  # above this many vectors, search a PCA projection first
+    exact_search_limit: int = EXACT_LIMIT  # above this many vectors, search a PCA projection first
     reduced_dim: int = 128
     candidates: int = 48  # re-ranked exactly after the projected search
 

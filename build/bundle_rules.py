@@ -77,6 +77,13 @@ EXCLUDES = (
     "pygments",
     "markdown_it",
     "mdurl",
+    # Linux Secret Service client of `keyring` (SecretStorage needs cryptography: 15 MB). Windows
+    # and macOS keyrings need neither; the frozen Linux app keeps API keys in its 0600 settings
+    # file with a warning, as it does wherever no keyring runs.
+    "secretstorage",
+    "cryptography",
+    "_cffi_backend",
+    "cffi",
     # development tools
     "pytest",
     "_pytest",

@@ -1,0 +1,254 @@
+"""Rule-based classifier from pixel statistics: the fallback without a model, and map-type evidence.
+
+Texture dumps have meaningless names (emulator hashes), so every rule here reads pixels only.
+The rules are deliberately few and explainable: each returns a score for some categories, and the
+scores become a probability vector over the taxonomy with a small floor for everything else.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ai.preprocess import resize_rgba
+from ai.taxonomy import default_categories
+from ai.types import Classification, top_k
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_SIZE = 64
+COMPONENT_SIZE = 128
+# Evidence at or above this confidence is trusted over a model's guess for map types (see ModelManager).
+STRONG_EVIDENCE = 0.9
+_LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass
+class PixelStats:
+    """Statistics of a 64×64 thumbnail that the rules read."""
+
+    mean_rgb: np.ndarray
+    std_luma: float
+    gray_fraction: float  # pixels with R≈G≈B
+    unit_normal_fraction: float  # pixels that decode to a unit vector pointing out of the surface
+    blue_dominant: float
+    alpha_mean: float
+    alpha_binary: float  # fraction of alpha at 0 or 255
+    transparent: float  # fraction of alpha < 16
+    dark: float  # fraction of opaque pixels with luma < 24
+    edge_density: float  # fraction of neighbouring pixel pairs with a large luma step
+    saturation: float
+    green: float  # saturation-weighted share of hues 75°–165°
+    brown: float  # share of hues 10°–50° (wood, dirt)
+    blue: float  # share of hues 180°–260°
+    vertical_gradient: float  # correlation of luma with row index (sky-like)
+    row_variation: float
+    view: np.ndarray  # the 128² uint8 RGBA the statistics came from
+
+    @functools.cached_property
+    def _blobs(self) -> tuple[int, float]:
+        # Only font-like images pay for the component count (see RuleClassifier.evidence).
+        return _foreground_components(self.view)
+
+    @property
+    def components(self) -> int:
+        """Separate foreground blobs (glyphs, icons) on the 128² view."""
+        return self._blobs[0]
+
+    @property
+    def component_area(self) -> float:
+        """Mean blob area as a fraction of the image."""
+        return self._blobs[1]
+
+
+def pixel_stats(rgba: np.ndarray) -> PixelStats:
+    view = resize_rgba(rgba, COMPONENT_SIZE, Image.Resampling.BOX, reducing_gap=2.0)
+    px = resize_rgba(view, ANALYSIS_SIZE, Image.Resampling.BOX).astype(np.float32)
+    # Channel planes: numpy reductions over a trailing axis of 3 are slow, element-wise ops are not.
+    r, g, b, alpha = px[..., 0], px[..., 1], px[..., 2], px[..., 3]
+    luma = r * _LUMA[0] + g * _LUMA[1] + b * _LUMA[2]
+    maxc = np.maximum(np.maximum(r, g), b)
+    spread = maxc - np.minimum(np.minimum(r, g), b)
+    opaque = alpha > 16
+    nx, ny, nz = r / 127.5 - 1.0, g / 127.5 - 1.0, b / 127.5 - 1.0
+    length = np.sqrt(nx * nx + ny * ny + nz * nz)
+    unit = (np.abs(length - 1.0) < 0.2) & (nz > 0.3)
+    blue = (b > r + 20) & (b > g + 10)
+    visible = luma * (alpha / 255.0)  # what the texel looks like over black: glyph edges show up
+    steps = int((np.abs(np.diff(visible, axis=0)) > 48).sum()) + int(
+        (np.abs(np.diff(visible, axis=1)) > 48).sum()
+    )
+    sat = np.where(maxc > 0, spread / np.maximum(maxc, 1e-6), 0.0)
+    hue_deg = _hue(r, g, b, maxc, spread) * 360.0
+    weights = sat * opaque
+    total_weight = max(float(weights.sum()), 1e-6)
+
+    def share(lo: float, hi: float) -> float:
+        return float(weights[(hue_deg >= lo) & (hue_deg < hi)].sum() / total_weight)
+
+    rows = luma.mean(axis=1)
+    idx = np.arange(len(rows), dtype=np.float32)
+    grad = float(np.corrcoef(idx, rows)[0, 1]) if rows.std() > 1e-3 else 0.0
+    pixels = float(alpha.size)
+    opaque_count = int(opaque.sum())
+    if opaque_count:
+        mean_rgb = np.array([r[opaque].mean(), g[opaque].mean(), b[opaque].mean()], np.float32)
+        std_luma, saturation = float(luma[opaque].std()), float(sat[opaque].mean())
+    else:
+        mean_rgb = np.array([r.mean(), g.mean(), b.mean()], np.float32)
+        std_luma = saturation = 0.0
+    return PixelStats(
+        mean_rgb=mean_rgb,
+        std_luma=std_luma,
+        gray_fraction=int((spread < 12).sum()) / pixels,
+        unit_normal_fraction=int(unit.sum()) / pixels,
+        blue_dominant=int(blue.sum()) / pixels,
+        alpha_mean=float(alpha.mean() / 255.0),
+        alpha_binary=int(((alpha < 8) | (alpha > 247)).sum()) / pixels,
+        transparent=int((alpha < 16).sum()) / pixels,
+        dark=int(((luma < 24) & opaque).sum()) / max(opaque_count, 1),
+        edge_density=steps / (2 * ANALYSIS_SIZE * (ANALYSIS_SIZE - 1)),
+        saturation=saturation,
+        green=share(75, 165),
+        brown=share(10, 50),
+        blue=share(180, 260),
+        vertical_gradient=grad,
+        row_variation=float(luma.std(axis=1).mean()),
+        view=view,
+    )
+
+
+def _foreground_components(small: np.ndarray) -> tuple[int, float]:
+    """Count 4-connected foreground blobs (alpha, or bright on dark) by label propagation."""
+    small = small.astype(np.float32)
+    size = small.shape[0]
+    alpha = small[..., 3]
+    if (alpha < 16).mean() > 0.2:
+        fg = alpha > 96
+    else:
+        luma = small[..., :3].mean(axis=2)
+        if (luma < 24).mean() < 0.3:
+            return 0, 0.0
+        fg = luma > 96
+    count = int(fg.sum())
+    if count == 0 or count == fg.size:
+        return 0, 0.0
+    big = fg.size  # background points at a sentinel slot past the pixels
+    labels = np.where(fg, np.arange(fg.size, dtype=np.int64).reshape(fg.shape), big)
+    for _ in range(size):
+        shifted = labels.copy()
+        np.minimum(shifted[1:], labels[:-1], out=shifted[1:])
+        np.minimum(shifted[:-1], labels[1:], out=shifted[:-1])
+        np.minimum(shifted[:, 1:], labels[:, :-1], out=shifted[:, 1:])
+        np.minimum(shifted[:, :-1], labels[:, 1:], out=shifted[:, :-1])
+        shifted = np.where(fg, shifted, big)
+        # Pointer jumping: follow each label to its own label, so long blobs converge in few rounds.
+        flat = np.append(shifted.ravel(), big)
+        shifted = flat[flat[:-1]].reshape(fg.shape)
+        if np.array_equal(shifted, labels):
+            break
+        labels = shifted
+    blobs = len(np.unique(labels[fg]))
+    return blobs, count / blobs / fg.size
+
+
+def _hue(r: np.ndarray, g: np.ndarray, b: np.ndarray, maxc: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    d = np.maximum(spread, 1e-6)
+    h = np.where(maxc == r, ((g - b) / d) % 6, np.where(maxc == g, (b - r) / d + 2, (r - g) / d + 4))
+    return (h / 6.0) % 1.0
+
+
+class RuleClassifier:
+    """Scores the taxonomy from pixel statistics; same output shape as the models."""
+
+    FLOOR = 0.02
+
+    def __init__(self, categories: list[str] | None = None):
+        self.categories = list(categories or default_categories())
+        self._index = {c: i for i, c in enumerate(self.categories)}
+
+    def evidence(self, stats: PixelStats) -> dict[str, float]:
+        """Category → confidence in [0, 1] for the signals the rules can see."""
+        ev: dict[str, float] = {}
+
+        def vote(category: str, score: float) -> None:
+            if category in self._index and score > ev.get(category, 0.0):
+                ev[category] = float(min(max(score, 0.0), 1.0))
+
+        mean = stats.mean_rgb
+        # Tangent-space normal maps: almost every texel is a unit vector leaning towards +Z (blue).
+        if stats.unit_normal_fraction > 0.6 and mean[2] > 170 and stats.alpha_mean > 0.5:
+            vote("map/normal", 0.55 + 0.45 * min(1.0, (stats.unit_normal_fraction - 0.6) / 0.3))
+        # Font atlases: many small, sharp glyphs on a transparent or black field.
+        background = max(stats.transparent, stats.dark)
+        if 0.45 < background < 0.97 and stats.saturation < 0.25 and stats.components >= 12:  # noqa: SIM102
+            glyph_like = stats.component_area < 0.02
+            vote("ui/font", 0.93 if glyph_like and stats.components >= 24 else 0.6)
+        # Masks: binary alpha with flat colour, or grey images that are mostly black/white.
+        if stats.alpha_binary > 0.9 and 0.05 < stats.transparent < 0.95 and stats.std_luma < 20:
+            vote("map/mask", 0.92)
+        if stats.gray_fraction > 0.95:
+            if stats.alpha_mean > 0.98:
+                smooth = stats.edge_density < 0.02
+                vote("map/height", 0.55 if smooth else 0.35)
+                vote("map/specular", 0.35 if smooth else 0.5)
+            elif stats.std_luma < 10:
+                vote("map/mask", 0.6)
+        # Emissive/effects: mostly black with bright, saturated parts (additive blending).
+        if stats.dark > 0.6 and stats.gray_fraction < 0.9:
+            vote("map/emissive", 0.35)
+            vote("effect", 0.45)
+        elif stats.transparent > 0.5 and stats.alpha_binary < 0.6:
+            vote("effect", 0.5)  # soft alpha falloff: particles, smoke, flares
+        # Sky: smooth vertical gradient, blue or grey.
+        if stats.vertical_gradient < -0.7 and stats.edge_density < 0.02 and mean[2] >= mean[0]:
+            vote("sky", 0.55)
+        # Surfaces by dominant hue when nothing above is certain.
+        if stats.saturation > 0.15:
+            if stats.green > 0.5:
+                vote("vegetation", 0.3)
+                vote("surface/grass", 0.3)
+            if stats.brown > 0.5 and mean[0] > mean[2]:
+                vote("surface/wood", 0.3)
+                vote("surface/ground", 0.25)
+            if stats.blue > 0.5 and stats.edge_density < 0.08:
+                vote("surface/water", 0.3)
+        else:
+            if mean.mean() > 200 and stats.std_luma < 30:
+                vote("surface/snow", 0.3)
+            vote("surface/rock", 0.2)
+            vote("surface/concrete", 0.2)
+            vote("surface/metal", 0.15)
+        return ev
+
+    def evidence_for(self, rgba: np.ndarray) -> dict[str, float]:
+        return self.evidence(pixel_stats(rgba))
+
+    def assess(self, rgba: np.ndarray) -> tuple[np.ndarray, tuple[str, float] | None]:
+        """(probabilities over the categories, the one category the rules are sure of or None)."""
+        ev = self.evidence(pixel_stats(rgba))
+        scores = np.full(len(self.categories), self.FLOOR, dtype=np.float32)
+        for category, score in ev.items():
+            scores[self._index[category]] += score
+        strong = max(ev.items(), key=lambda kv: kv[1]) if ev else None
+        return scores / scores.sum(), (strong if strong and strong[1] >= STRONG_EVIDENCE else None)
+
+    def predict_probabilities(self, rgba: np.ndarray) -> np.ndarray:
+        return self.assess(rgba)[0]
+
+    def strong_evidence(self, rgba: np.ndarray) -> tuple[str, float] | None:
+        """The single category the rules are sure of (normal map, mask, font), if any."""
+        return self.assess(rgba)[1]
+
+    def predict(self, rgba: np.ndarray, top_k_count: int = 5) -> Classification:
+        probs = self.predict_probabilities(rgba)
+        return Classification(
+            predictions=top_k(probs, self.categories, top_k_count),
+            probabilities=probs,
+            categories=self.categories,
+            source="rules",
+        )

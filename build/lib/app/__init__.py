@@ -1,0 +1,1 @@
+"""Game Texture Sorter application: Qt-free workflow (scan, pipeline, sort, CLI); Qt lives in app.ui."""

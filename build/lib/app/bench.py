@@ -1,0 +1,187 @@
+"""Benchmark of the real folder pipeline against its ceilings and a naive one-at-a-time baseline.
+
+Every figure comes from one run on the same files and the same model:
+- pipeline: `classify_files` end to end (no cache), files/s;
+- decode ceiling: decode + prepare only, on all decode threads;
+- inference ceiling: the model alone on pre-made tensors at the pipeline's batch size;
+- shared-core ceiling: 1 / (1/decode + 1/inference), what the two stages allow on the same cores;
+- naive: one file at a time, full decode, preprocess, `session.run` at batch 1, one thread;
+- warm: a second pipeline run answered from a fresh prediction cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ai.inference import OnnxInferenceSession
+from ai.model_manager import ModelManager
+from ai.prediction_cache import PredictionCache
+from ai.preprocess import normalize
+from ai.textures import DEFAULT_MAX_PIXELS, load_texture
+from app.pipeline import (
+    DEFAULT_BATCH,
+    SESSION_THREADS,
+    PipelineStats,
+    _decode_one,
+    classify_files,
+    default_threads,
+)
+from app.scan import ScannedFile, scan_textures
+
+log = logging.getLogger(__name__)
+
+NAIVE_MAX_FILES = 300  # the baseline is slow by design; a sample is enough for its rate
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak-RSS window (Linux: clear_refs 5 resets VmHWM); False where unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory since the last reset_peak_rss (Linux) or since the process started."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if os.uname().sysname == "Darwin" else peak / 1024
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / max(seconds, 1e-9)
+
+
+def measure_pipeline(files, manager, threads, batch, cache=None) -> tuple[float, PipelineStats]:
+    stats = PipelineStats()
+    start = time.perf_counter()
+    count = 0
+    for results in classify_files(
+        files, manager, threads=threads, batch_size=batch, cache=cache, stats=stats
+    ):
+        count += len(results)
+    return _rate(count, time.perf_counter() - start), stats
+
+
+def measure_decode_ceiling(files, manager, threads, keep: int) -> tuple[float, list]:
+    """Decode + prepare everything on all threads; keep only `keep` results (memory stays flat)."""
+    kept = []
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for decoded in pool.map(
+            lambda f: _decode_one(f, manager, False, DEFAULT_MAX_PIXELS, None, "", None), files
+        ):
+            if len(kept) < keep and decoded.prepared is not None:
+                kept.append(decoded)
+    return _rate(len(files), time.perf_counter() - start), kept
+
+
+def measure_inference_ceiling(manager, decoded, batch, total, threads) -> float:
+    """The model alone, called the way the pipeline calls it: `threads` batches at a time."""
+    model = manager.offline_model
+    prepared = [d.prepared for d in decoded if d.prepared is not None][:batch]
+    if model is None or not prepared:
+        return float("inf")
+    while len(prepared) < batch:
+        prepared = prepared + prepared[: batch - len(prepared)]
+    tensors = normalize(np.stack([p.rgb for p in prepared]), model.mean, model.std)
+    runs = max(3 * threads, total // batch)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # Warm-up: the first run in each thread allocates.
+        list(pool.map(lambda _: model.predict_arrays(tensors), range(threads)))
+        start = time.perf_counter()
+        list(pool.map(lambda _: model.predict_arrays(tensors), range(runs)))
+        return _rate(runs * batch, time.perf_counter() - start)
+
+
+def measure_naive(files, manager) -> float:
+    model = manager.offline_model
+    sample = files[:NAIVE_MAX_FILES]
+    session = OnnxInferenceSession(model.model_path, num_threads=1) if model else None
+    start = time.perf_counter()
+    for f in sample:
+        try:
+            texture = load_texture(f.path)
+        except Exception:  # the baseline counts failed files like the pipeline does
+            continue
+        if session is not None:
+            x = model.preprocess(texture.pixels)[None]
+            session.run(x)
+        else:
+            manager.predict(texture.pixels)
+    return _rate(len(sample), time.perf_counter() - start)
+
+
+def run_benchmark(
+    files: list[ScannedFile],
+    threads: int | None = None,
+    batch: int = DEFAULT_BATCH,
+    providers: str | None = None,
+    model_path: str | None = None,
+) -> dict:
+    threads = threads or default_threads()
+    config = {"num_threads": SESSION_THREADS, "providers": providers, "rule_evidence": True}
+    if model_path:
+        config["model_path"] = model_path
+    manager = ModelManager.create_default(config)
+    # Order: pipeline first (cold file cache is fair only for the first reader; run it twice and keep the second).
+    measure_pipeline(files[: min(len(files), 64)], manager, threads, batch)
+    reset_peak_rss()  # the peak restarts at what is resident now (model included): generating is not counted
+    pipeline_rate, stats = measure_pipeline(files, manager, threads, batch)
+    rss_after_pipeline = peak_rss_mb()
+    decode_rate, decoded = measure_decode_ceiling(files, manager, threads, keep=batch)
+    inference_rate = measure_inference_ceiling(manager, decoded, batch, len(files), threads)
+    del decoded
+    naive_rate = measure_naive(files, manager)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = PredictionCache(Path(tmp) / "bench-cache.sqlite3")
+        measure_pipeline(files, manager, threads, batch, cache=cache)
+        warm_rate, _ = measure_pipeline(files, manager, threads, batch, cache=cache)
+        cache.close()
+    shared_ceiling = 1.0 / (1.0 / decode_rate + 1.0 / inference_rate)
+    stage_total = stats.decode_s + stats.prepare_s + stats.model_s + stats.finish_s
+    shares = {
+        name: round(getattr(stats, f"{name}_s") / stage_total, 3) if stage_total else 0.0
+        for name in ("decode", "prepare", "model", "finish")
+    }
+    model = manager.offline_model
+    return {
+        "files": len(files),
+        "threads": threads,
+        "batch": batch,
+        "providers": model.session.active_providers if model else [],
+        "model": manager.describe(),
+        "pipeline_files_per_s": round(pipeline_rate, 1),
+        "naive_files_per_s": round(naive_rate, 1),
+        "decode_ceiling_files_per_s": round(decode_rate, 1),
+        "inference_ceiling_files_per_s": round(inference_rate, 1),
+        "shared_core_ceiling_files_per_s": round(shared_ceiling, 1),
+        "warm_cache_files_per_s": round(warm_rate, 1),
+        "ratio_vs_naive": round(pipeline_rate / naive_rate, 2),
+        "ratio_vs_ceiling": round(pipeline_rate / shared_ceiling, 3),
+        "stage_time_shares": shares,
+        "peak_rss_mb": round(max(rss_after_pipeline, peak_rss_mb()), 1),
+        "pipeline_peak_rss_mb": round(rss_after_pipeline, 1),
+    }
+
+
+def scan_for_bench(path: str) -> list[ScannedFile]:
+    files, problems = scan_textures([path])
+    for p, reason in problems:
+        log.warning("bench: %s: %s", p, reason)
+    return files

@@ -1,0 +1,118 @@
+"""`texture-sorter bench`: measure the classification pipeline on a folder or on generated textures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from app.pipeline import DEFAULT_BATCH
+
+log = logging.getLogger(__name__)
+
+# (format, weight) of a realistic dump: mostly PNG rips and DXT packs, some BC7, TGA and PS2 TIM2.
+GENERATED_MIX = (("png", 4), ("dds:DXT1", 2), ("dds:DXT5", 2), ("dds:DX10_BC7", 1), ("tga", 1), ("tim2", 1))
+GENERATED_SIZES = (64, 128, 256, 256, 256, 512, 1024)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="measure classification speed (pipeline, ceilings, naive baseline, cache)",
+        description="Benchmark the classification pipeline on PATH or on generated textures.",
+    )
+    p.add_argument("path", nargs="?", help="folder of textures (omit with --generate)")
+    p.add_argument("--generate", type=int, metavar="N", help="generate N textures of a realistic mix")
+    p.add_argument("--size", type=int, metavar="PX", help="generated texture size (default: mixed 64–1024)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="workers, each decoding a batch then running the model (default: cores, 2–16)",
+    )
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N", help="model batch size")
+    p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu")
+    p.add_argument("--model", metavar="FILE.onnx", help="model to measure (default: the active model)")
+    p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' = stdout)")
+    p.set_defaults(func=run)
+
+
+def generate_textures(folder: Path, count: int, size: int | None = None, seed: int = 0) -> list[Path]:
+    """Write `count` textures of GENERATED_MIX into folder; deterministic for a seed."""
+    from ai.texture_synth import IMAGE_KINDS, synth_image, write_dds, write_png, write_tga, write_tim2
+
+    rng = np.random.default_rng(seed)
+    kinds, weights = zip(*GENERATED_MIX, strict=True)
+    probs = np.array(weights, float) / sum(weights)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i in range(count):
+        kind = kinds[rng.choice(len(kinds), p=probs)]
+        side = size or int(rng.choice(GENERATED_SIZES))
+        picture = synth_image(side, IMAGE_KINDS[i % len(IMAGE_KINDS)], seed=seed * 100_003 + i)
+        sub = folder / f"set{i % 10}"
+        sub.mkdir(exist_ok=True)
+        if kind == "png":
+            path = sub / f"tex{i:06}.png"
+            write_png(path, picture)
+        elif kind == "tga":
+            path = sub / f"tex{i:06}.tga"
+            write_tga(path, picture)
+        elif kind == "tim2":
+            path = sub / f"tex{i:06}.tm2"
+            write_tim2(path, picture[: min(side, 512), : min(side, 512)], "PSMT8")
+        else:
+            path = sub / f"tex{i:06}.dds"
+            levels = max(1, int(np.log2(side)) - 1)
+            write_dds(path, picture, kind.split(":", 1)[1], mip_levels=levels)
+        written.append(path)
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.bench import run_benchmark, scan_for_bench
+
+    if not args.path and not args.generate:
+        print("texture-sorter bench: give a folder or --generate N", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="texture-sorter-bench-") as tmp:
+        folder = Path(args.path) if args.path else Path(tmp) / "textures"
+        if args.generate:
+            print(f"generating {args.generate} textures in {folder} …", file=sys.stderr)
+            generate_textures(folder, args.generate, args.size)
+        files = scan_for_bench(str(folder))
+        if not files:
+            print(f"texture-sorter bench: no textures found in {folder}", file=sys.stderr)
+            return 2
+        print(f"measuring {len(files)} files …", file=sys.stderr)
+        figures = run_benchmark(files, args.threads, args.batch, args.providers, args.model)
+    _print_table(figures, sys.stderr if args.json == "-" else sys.stdout)
+    if args.json:
+        text = json.dumps(figures, indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def _print_table(f: dict, out) -> None:
+    lines = [
+        f"model: {f['model']}  providers: {', '.join(f['providers']) or 'none'}",
+        f"files: {f['files']}  threads: {f['threads']}  batch: {f['batch']}",
+        f"pipeline            {f['pipeline_files_per_s']:>9.1f} files/s",
+        f"naive baseline      {f['naive_files_per_s']:>9.1f} files/s   (pipeline ×{f['ratio_vs_naive']:.2f})",
+        f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s",
+        f"inference ceiling   {f['inference_ceiling_files_per_s']:>9.1f} files/s",
+        f"shared-core ceiling {f['shared_core_ceiling_files_per_s']:>9.1f} files/s   "
+        f"(pipeline at {f['ratio_vs_ceiling']:.0%})",
+        f"warm (cached) run   {f['warm_cache_files_per_s']:>9.1f} files/s",
+        "stage shares        " + ", ".join(f"{k} {v:.0%}" for k, v in f["stage_time_shares"].items()),
+        f"peak RSS            {f['peak_rss_mb']:>9.1f} MB (pipeline alone {f['pipeline_peak_rss_mb']:.1f} MB)",
+    ]
+    print("\n".join(lines), file=out)

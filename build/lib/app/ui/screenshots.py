@@ -1,0 +1,149 @@
+"""Screenshots of the GUI for the README: main window, sort dialog, review dialog and Training tab.
+
+    python -m app.ui.screenshots resources/screenshots [--folder DIR] [--model MODEL.onnx]
+
+Runs offscreen (QT_QPA_PLATFORM=offscreen unless set) in a fresh, temporary user folder, so the
+pictures show what a new user sees and nothing of yours is read or changed. It classifies the
+fixture textures (tests/fixtures) with the active model (the shipped one), and, when PyTorch is
+installed, fine-tunes on a copy sort of them to have a real training curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SIZE = (1360, 860)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> bool:
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def settle(seconds: float = 0.4) -> None:
+    wait_until(lambda: False, seconds)
+
+
+def save(widget, path: Path) -> Path:
+    settle(0.2)
+    widget.grab().save(str(path))
+    print(f"wrote {path}")
+    return path
+
+
+def _area(result) -> int:
+    return result.info.width * result.info.height if result.info else 0
+
+
+def labelled_copy(results, out: Path) -> Path:
+    """Copy-sort the classified fixtures into OUT/<category>/ (a folder-per-category training set)."""
+    from app.sorting import apply_plan, build_plan
+
+    root = os.path.commonpath([r.path for r in results])
+    apply_plan(build_plan(results, out, source_root=root))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.ui.screenshots", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="folder for the PNG files")
+    parser.add_argument(
+        "--folder", type=Path, default=ROOT / "tests" / "fixtures", help="textures to classify"
+    )
+    parser.add_argument("--model", help="ONNX model to classify with (default: the active one)")
+    parser.add_argument(
+        "--no-training", action="store_true", help="do not run a training for the Training tab"
+    )
+    args = parser.parse_args(argv)
+    if not args.folder.is_dir():
+        parser.error(f"{args.folder}: not a folder")
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory(prefix="texture-sorter-shots-") as home:
+        os.environ["TEXTURE_SORTER_HOME"] = home
+        return _shoot(args, Path(home))
+
+
+def _shoot(args, home: Path) -> int:
+    from app.ui.main import create_application
+    from app.ui.main_window import MainWindow
+    from app.ui.results_model import FILTER_UNCERTAIN
+
+    app = create_application()
+    window = MainWindow(model_path=args.model)
+    window.resize(*SIZE)
+    window.show()
+    finished = []
+    window.session.finished.connect(finished.append)
+    window.open_paths([str(args.folder)])
+    if not wait_until(lambda: bool(finished), 300):
+        print("classification did not finish", file=sys.stderr)
+        return 1
+    model = window.model
+    # Show a texture the model is unsure about: what the detail pane is for.
+    rows = [r for r in range(model.rowCount()) if model.is_uncertain(model.result(r))] or [0]
+    rows.sort(key=lambda r: -_area(model.result(r)))  # the largest: a picture, not a 1×8 strip
+    window.results_view.select_source_row(rows[0])
+    wait_until(lambda: window.thumbnails.memory_used > 0 and window.detail.preview.image is not None, 30)
+    settle(1.0)
+    save(window, args.out / "main_window.png")
+
+    window.set_view_mode("details")
+    settle()
+    save(window, args.out / "main_window_details.png")
+    window.set_view_mode("grid")
+
+    dialog = window.show_sort_dialog()
+    dialog.output.setText(str(home / "sorted"))
+    dialog.dedupe_combo.setCurrentIndex(dialog.dedupe_combo.findData("near"))
+    wait_until(lambda: dialog.run_button.isEnabled(), 60)
+    save(dialog, args.out / "sort_dialog.png")
+    dialog.reject()
+
+    if model.counts()[FILTER_UNCERTAIN]:
+        window.review_action.trigger()
+        review = window.review_dialog
+        paths = review.paths
+        review.position = max(range(len(paths)), key=lambda i: _area(model.result(model.row_of(paths[i]))))
+        review.show_current(skip_settled=False)
+        wait_until(lambda: review.preview.image is not None, 30)
+        save(review, args.out / "review_uncertain.png")
+        review.close()
+
+    tab = window.training_tab
+    window.tabs.setCurrentWidget(tab)
+    settle()
+    if tab.available and not args.no_training:
+        # Textures under 4 px a side are left out: ai.training_pytorch.augment_rgba cannot crop them yet.
+        usable = [r for r in model.effective_results() if r.info and min(r.info.width, r.info.height) >= 4]
+        data = labelled_copy(usable, home / "labelled")
+        tab.use_corrections.setChecked(False)
+        tab.use_folder.setChecked(True)
+        tab.folder.setText(str(data))
+        tab.epochs.setValue(12)
+        done = []
+        tab.trainingDone.connect(done.append)
+        if tab.start() is not None:
+            wait_until(lambda: bool(done), 600)
+    save(window, args.out / "training_tab.png")
+    window.close()
+    app.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,546 @@
+"""The Sort dialog: choose where and how, see the plan, run it with progress, then open or undo it.
+
+The plan comes from `app.sorting.build_plan` (computed off the UI thread whenever an option
+changes); running it wraps `iter_apply` in a worker, batched so the UI gets a few signals per
+second. Nothing here decides where a file goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ai.errors import SortError
+from app.results import FileResult
+from app.sorting import SortPlan, SortSummary, build_plan, iter_apply, iter_undo
+from app.sorting.plan import CLASH_PREFIX
+from app.ui.settings import Settings
+from app.ui.worker import GeneratorWorker, Op, batched, start_worker
+
+log = logging.getLogger(__name__)
+
+SHOWN_ROWS = 2000
+LAYOUT_CHOICES = (
+    ("category", "Category folders  (OUT/surface/wood/…)"),
+    ("category-format", "Category and format  (OUT/map/normal/BC5/…)"),
+    ("flat", "One folder per category  (OUT/map-normal/…)"),
+)
+DEDUPE_CHOICES = (
+    ("off", "Off"),
+    ("exact", "Exact duplicates (same pixels)"),
+    ("near", "Near duplicates (mips, resized, padded copies)"),
+)
+DUPLICATE_CHOICES = (
+    ("separate", "Sort one of each group; the rest go to _duplicates/"),
+    ("together", "Keep each group together in its category"),
+)
+
+
+def plan_facts(plan: SortPlan) -> dict[str, int]:
+    """Counts the preview shows: files, folders, name clashes, files left in place, duplicate groups."""
+    clashes = sum(1 for e in plan.entries if f"{os.sep}{CLASH_PREFIX}" in e.dest)
+    return {
+        "files": len(plan.entries),
+        "folders": len(plan.counts()),
+        "clashes": clashes,
+        "skipped": len(plan.skipped),
+        "groups": len(plan.groups),
+        "unsorted": sum(1 for e in plan.entries if e.role == "unsorted"),
+        "duplicates": sum(1 for e in plan.entries if e.role == "duplicate"),
+    }
+
+
+def summary_text(summary: SortSummary) -> str:
+    """One line of what a sort, undo or resume did: counts per outcome, time, cancelled."""
+    order = ("copied", "moved", "restored", "removed", "skipped", "kept", "error")
+    counts = summary.counts
+    parts = [f"{counts[k]:,} {k if k != 'error' else 'errors'}" for k in order if counts[k]]
+    parts += [f"{n:,} {k}" for k, n in sorted(counts.items()) if k not in order and n]
+    text = ", ".join(parts) or "nothing to do"
+    if summary.elapsed_s:
+        text += f" in {summary.elapsed_s:.1f} s"
+    return text + (" (cancelled)" if summary.cancelled else "")
+
+
+def open_folder(path: str) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+class SortDialog(QDialog):
+    """Plan → run → summary, for the results on screen."""
+
+    sortFinished = Signal(str, str)  # output folder, mode
+    undoFinished = Signal(str)  # output folder
+
+    def __init__(
+        self,
+        results: list[FileResult],
+        source_root: str,
+        settings: Settings,
+        parent: QWidget | None = None,
+        default_output: str | None = None,
+    ):
+        super().__init__(parent)
+        self.setWindowTitle("Sort Textures")
+        self.setObjectName("sortDialog")
+        self.results = results
+        self.source_root = source_root
+        self.settings = settings
+        self.plan: SortPlan | None = None
+        self.summary: SortSummary | None = None
+        self._plan_generation = 0
+        self._worker: GeneratorWorker | None = None
+        self._cancel: threading.Event | None = None
+        self._counts: Counter = Counter()
+
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self._build_setup(default_output))
+        self.pages.addWidget(self._build_running())
+        self.pages.addWidget(self._build_summary())
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.pages)
+        self.resize(780, 640)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.refresh_plan)
+        self.refresh_plan()
+
+    # -- page 1: options and plan ----------------------------------------------------------------
+
+    def _build_setup(self, default_output: str | None) -> QWidget:
+        page = QWidget(self)
+        s = self.settings
+        self.output = QLineEdit(default_output or s.get("sort/last_output") or self._suggested_output(), page)
+        self.output.setPlaceholderText("Folder to sort into")
+        browse = QPushButton("Browse…", page)
+        browse.clicked.connect(self._browse)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output, 1)
+        out_row.addWidget(browse)
+
+        self.copy_radio = QRadioButton("Copy (your folder stays as it is)", page)
+        self.move_radio = QRadioButton("Move", page)
+        group = QButtonGroup(page)
+        group.addButton(self.copy_radio)
+        group.addButton(self.move_radio)
+        (self.move_radio if s.get("sort/mode") == "move" else self.copy_radio).setChecked(True)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(self.copy_radio)
+        mode_row.addWidget(self.move_radio)
+        mode_row.addStretch(1)
+
+        self.layout_combo = _combo(page, LAYOUT_CHOICES, s.get("sort/layout"))
+        self.keep_structure = QCheckBox("Keep the source folders inside each category", page)
+        self.keep_structure.setChecked(s.get("sort/keep_structure"))
+        self.dedupe_combo = _combo(page, DEDUPE_CHOICES, s.get("sort/dedupe"))
+        self.duplicates_combo = _combo(page, DUPLICATE_CHOICES, s.get("sort/duplicates"))
+        self.min_confidence = QSpinBox(page)
+        self.min_confidence.setRange(0, 100)
+        self.min_confidence.setSuffix(" %")
+        self.min_confidence.setValue(int(round(s.get("sort/min_confidence") * 100)))
+        self.unsorted_name = QLineEdit(s.get("sort/unsorted_name"), page)
+        conf_row = QHBoxLayout()
+        conf_row.addWidget(self.min_confidence)
+        conf_row.addWidget(QLabel("below it, files go to", page))
+        conf_row.addWidget(self.unsorted_name, 1)
+
+        form = QFormLayout()
+        form.addRow("Output folder:", out_row)
+        form.addRow("Files:", mode_row)
+        form.addRow("Folders:", self.layout_combo)
+        form.addRow("", self.keep_structure)
+        form.addRow("Duplicates:", self.dedupe_combo)
+        form.addRow("", self.duplicates_combo)
+        form.addRow("Least confidence:", conf_row)
+        options = QGroupBox("Where and how", page)
+        options.setLayout(form)
+
+        self.plan_summary = QLabel("Planning…", page)
+        self.plan_summary.setWordWrap(True)
+        self.folders_table = _table(page, ["Folder", "Files"])
+        self.skipped_table = _table(page, ["File", "Why it stays where it is"])
+        self.plan_tabs = QTabWidget(page)
+        self.plan_tabs.addTab(self.folders_table, "Folders")
+        self.plan_tabs.addTab(self.skipped_table, "Left in place")
+        preview = QGroupBox("Plan", page)
+        preview_layout = QVBoxLayout(preview)
+        preview_layout.addWidget(self.plan_summary)
+        preview_layout.addWidget(self.plan_tabs, 1)
+
+        self.run_button = QPushButton("Sort", page)
+        self.run_button.setDefault(True)
+        self.run_button.setEnabled(False)
+        self.run_button.clicked.connect(self.run_sort)
+        close = QPushButton("Close", page)
+        close.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        buttons.addWidget(self.run_button)
+
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(options)
+        layout.addWidget(preview, 1)
+        layout.addLayout(buttons)
+
+        for signal in (
+            self.output.textChanged,
+            self.copy_radio.toggled,
+            self.layout_combo.currentIndexChanged,
+            self.keep_structure.toggled,
+            self.dedupe_combo.currentIndexChanged,
+            self.duplicates_combo.currentIndexChanged,
+            self.min_confidence.valueChanged,
+            self.unsorted_name.textChanged,
+        ):
+            signal.connect(self._options_changed)
+        self._sync_enabled()
+        return page
+
+    def _suggested_output(self) -> str:
+        root = self.source_root.rstrip(os.sep) or self.source_root
+        return f"{root}-sorted"
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Sort into folder", self.output.text() or self.source_root
+        )
+        if folder:
+            self.output.setText(folder)
+
+    def _sync_enabled(self) -> None:
+        self.keep_structure.setEnabled(self.layout_combo.currentData() == "category")
+        self.duplicates_combo.setEnabled(self.dedupe_combo.currentData() != "off")
+
+    def _options_changed(self, *_args) -> None:
+        self._sync_enabled()
+        self._plan_generation += 1  # a plan still being made is for the old options: drop it
+        self.plan = None
+        self.run_button.setEnabled(False)
+        self.plan_summary.setText("Planning…")
+        self._debounce.start()
+
+    def options(self) -> dict:
+        layout = self.layout_combo.currentData()
+        if layout == "category" and self.keep_structure.isChecked():
+            layout = "structure"
+        return {
+            "mode": "move" if self.move_radio.isChecked() else "copy",
+            "layout": layout,
+            "min_confidence": self.min_confidence.value() / 100.0,
+            "unsorted_name": self.unsorted_name.text().strip() or "_unsorted",
+            "dedupe": self.dedupe_combo.currentData(),
+            "duplicates": self.duplicates_combo.currentData(),
+        }
+
+    def refresh_plan(self) -> None:
+        """Plan again with the current options (off the UI thread); the newest plan wins."""
+        out = self.output.text().strip()
+        self._plan_generation += 1
+        generation = self._plan_generation
+        if not out:
+            self.plan = None
+            self.plan_summary.setText("Choose an output folder.")
+            return
+        out = os.path.abspath(os.path.expanduser(out))
+        results, root, options = self.results, self.source_root, self.options()
+
+        def make_plan() -> SortPlan:
+            return build_plan(results, out, source_root=root, **options)
+
+        def done(plan: SortPlan) -> None:
+            if generation == self._plan_generation:
+                self._show_plan(plan)
+
+        def failed(exc: BaseException) -> None:
+            if generation == self._plan_generation:
+                self.plan = None
+                self.plan_summary.setText(f"<b>Cannot sort this way:</b> {exc}")
+                self.run_button.setEnabled(False)
+
+        Op(self, make_plan).success(done).failure(failed).run()
+
+    def _show_plan(self, plan: SortPlan) -> None:
+        self.plan = plan
+        facts = plan_facts(plan)
+        verb = "move" if plan.mode == "move" else "copy"
+        parts = [f"<b>{verb.capitalize()} {facts['files']:,} files</b> into {facts['folders']:,} folders"]
+        if facts["unsorted"]:
+            parts.append(f"{facts['unsorted']:,} below the confidence to {plan.unsorted_name}/")
+        if facts["clashes"]:
+            clashes = _plural(facts["clashes"], "name clash", "name clashes")
+            parts.append(f"{clashes} (kept in {CLASH_PREFIX}N/ folders, never renamed)")
+        if facts["groups"]:
+            groups = _plural(facts["groups"], "duplicate group", "duplicate groups")
+            parts.append(f"{groups} ({_plural(facts['duplicates'], 'file', 'files')} to _duplicates/)")
+        if facts["skipped"]:
+            parts.append(f"{facts['skipped']:,} left in place")
+        self.plan_summary.setText(" · ".join(parts))
+        counts = sorted(plan.counts().items(), key=lambda kv: (-kv[1], kv[0]))
+        _fill(self.folders_table, [(folder + "/", f"{n:,}") for folder, n in counts])
+        _fill(self.skipped_table, [(s.path, s.reason) for s in plan.skipped])
+        self.plan_tabs.setTabText(1, f"Left in place ({facts['skipped']:,})")
+        self.plan_tabs.setTabText(0, f"Folders ({facts['folders']:,})")
+        self.run_button.setEnabled(bool(plan.entries))
+
+    # -- page 2: running --------------------------------------------------------------------------
+
+    def _build_running(self) -> QWidget:
+        page = QWidget(self)
+        self.running_title = QLabel(page)
+        self.running_title.setObjectName("bigHint")
+        self.progress = QProgressBar(page)
+        self.progress_file = QLabel(page)
+        self.progress_file.setObjectName("muted")
+        self.progress_file.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel", page)
+        self.cancel_button.clicked.connect(self.cancel)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(self.running_title)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_file)
+        layout.addLayout(row)
+        layout.addStretch(2)
+        return page
+
+    def run_sort(self) -> None:
+        plan = self.plan
+        if plan is None or not plan.entries:
+            return
+        self._remember_options(plan)
+        self._start(
+            lambda cancel: iter_apply(plan, cancel=cancel),
+            f"{'Moving' if plan.mode == 'move' else 'Copying'} {len(plan.entries):,} files…",
+            len(plan.entries),
+            cancellable=True,
+            on_done=self._sort_done,
+        )
+
+    def undo_sort(self) -> None:
+        if self.plan is None:
+            return
+        out = self.plan.out_dir
+        self._start(lambda cancel: iter_undo(out), "Undoing the sort…", 0, cancellable=False,
+                    on_done=self._undo_done)  # fmt: skip
+
+    def _start(self, make, title: str, total: int, *, cancellable: bool, on_done) -> None:
+        self.pages.setCurrentIndex(1)
+        self.running_title.setText(title)
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(0)
+        self.progress_file.setText("")
+        self.cancel_button.setVisible(cancellable)
+        self.cancel_button.setEnabled(True)
+        out = self.plan.out_dir
+        summary = SortSummary(None, out)
+        cancel = threading.Event()
+        self._cancel = cancel
+        outcomes_box: list = []
+        started = time.perf_counter()
+
+        def factory():
+            outcomes = make(cancel)
+            outcomes_box.append(outcomes)
+            return batched(outcomes)
+
+        def on_batch(batch) -> None:
+            for outcome in batch:
+                summary.add(outcome)
+            last = batch[-1]
+            if last.total:
+                self.progress.setRange(0, last.total)
+            self.progress.setValue(last.done)
+            self.progress_file.setText(last.source)
+
+        def finished(_value) -> None:
+            summary.elapsed_s = time.perf_counter() - started
+            summary.sort_id = getattr(outcomes_box[0], "sort_id", None) if outcomes_box else None
+            summary.cancelled = cancel.is_set()
+            on_done(summary)
+
+        def failed(exc: BaseException) -> None:
+            self.pages.setCurrentIndex(0)
+            message = str(exc) if isinstance(exc, SortError) else f"{type(exc).__name__}: {exc}"
+            self.plan_summary.setText(f"<b>The sort could not run:</b> {message}")
+            parent = self.parent()
+            if parent is not None and hasattr(parent, "report_error"):
+                parent.report_error("Sort", exc)
+            self.refresh_plan()
+
+        self._worker = start_worker(factory, cancel=cancel, on_yield=on_batch, on_finish=finished,
+                                    on_error=failed)  # fmt: skip
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.cancel_button.setEnabled(False)
+            self.progress_file.setText("Stopping after the current file…")
+
+    @property
+    def is_running(self) -> bool:
+        return self._worker is not None and self._worker.running
+
+    def _remember_options(self, plan: SortPlan) -> None:
+        s = self.settings
+        s.set("sort/last_output", plan.out_dir)
+        s.remember_folder("sort/recent_outputs", plan.out_dir)
+        s.set("sort/mode", plan.mode)
+        layout = plan.layout
+        s.set("sort/keep_structure", layout == "structure")
+        s.set("sort/layout", "category" if layout == "structure" else layout)
+        s.set("sort/dedupe", plan.dedupe)
+        s.set("sort/duplicates", plan.duplicates)
+        s.set("sort/min_confidence", plan.min_confidence)
+        s.set("sort/unsorted_name", self.unsorted_name.text().strip() or "_unsorted")
+
+    # -- page 3: summary --------------------------------------------------------------------------
+
+    def _build_summary(self) -> QWidget:
+        page = QWidget(self)
+        self.summary_title = QLabel(page)
+        self.summary_title.setObjectName("bigHint")
+        self.summary_title.setWordWrap(True)
+        self.summary_line = QLabel(page)
+        self.summary_line.setWordWrap(True)
+        self.problems_table = _table(page, ["File", "What happened"])
+        self.open_button = QPushButton("Open Output Folder", page)
+        self.open_button.clicked.connect(lambda: self.plan and open_folder(self.plan.out_dir))
+        self.undo_button = QPushButton("Undo", page)
+        self.undo_button.setToolTip("Put every file of this sort back (copies it made are deleted)")
+        self.undo_button.clicked.connect(self.undo_sort)
+        done = QPushButton("Close", page)
+        done.setDefault(True)
+        done.clicked.connect(self.accept)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.undo_button)
+        buttons.addStretch(1)
+        buttons.addWidget(done)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.summary_title)
+        layout.addWidget(self.summary_line)
+        layout.addWidget(self.problems_table, 1)
+        layout.addLayout(buttons)
+        return page
+
+    def _sort_done(self, summary: SortSummary) -> None:
+        self.summary = summary
+        plan = self.plan
+        counts = summary.counts
+        done = counts["copied"] + counts["moved"]
+        verb = "Moved" if plan.mode == "move" else "Copied"
+        title = f"{verb} {done:,} files into {plan.out_dir}"
+        if summary.cancelled:
+            title += " (cancelled; Undo puts back what was done)"
+        self.summary_title.setText(title)
+        self._show_summary(summary)
+        self.undo_button.setEnabled(done > 0)
+        self.undo_button.setVisible(True)
+        self.pages.setCurrentIndex(2)
+        self.sortFinished.emit(plan.out_dir, plan.mode)
+
+    def _undo_done(self, summary: SortSummary) -> None:
+        counts = summary.counts
+        self.summary_title.setText(
+            f"Undone: {counts['restored']:,} files moved back, {counts['removed']:,} copies deleted"
+        )
+        self._show_summary(summary)
+        self.undo_button.setVisible(False)
+        self.pages.setCurrentIndex(2)
+        self.undoFinished.emit(self.plan.out_dir)
+
+    def _show_summary(self, summary: SortSummary) -> None:
+        self.summary_line.setText(summary_text(summary))
+        rows = [(p.source, f"{p.status}: {p.reason}") for p in summary.problems]
+        _fill(self.problems_table, rows)
+        self.problems_table.setVisible(bool(rows))
+
+    def reject(self) -> None:
+        if self.is_running:
+            self.cancel()
+            return  # the worker ends between files; the summary page follows
+        super().reject()
+
+    def closeEvent(self, event) -> None:
+        if self.is_running:
+            self.cancel()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _combo(parent: QWidget, choices, current: str) -> QComboBox:
+    combo = QComboBox(parent)
+    for value, label in choices:
+        combo.addItem(label, value)
+    index = combo.findData(current)
+    combo.setCurrentIndex(max(index, 0))
+    return combo
+
+
+def _table(parent: QWidget, headers: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(headers), parent)
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(24)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setAlternatingRowColors(True)
+    table.setShowGrid(False)
+    table.setWordWrap(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    if len(headers) > 1:
+        header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.ResizeToContents)
+    return table
+
+
+def _fill(table: QTableWidget, rows: list[tuple[str, ...]]) -> None:
+    shown = rows[:SHOWN_ROWS]
+    table.setRowCount(len(shown) + (1 if len(rows) > SHOWN_ROWS else 0))
+    for r, values in enumerate(shown):
+        for c, value in enumerate(values):
+            table.setItem(r, c, QTableWidgetItem(value))
+    if len(rows) > SHOWN_ROWS:
+        table.setItem(len(shown), 0, QTableWidgetItem(f"… and {len(rows) - SHOWN_ROWS:,} more"))

@@ -1,0 +1,1 @@
+"""The shipped default model; a package only so that installs carry default.onnx along."""

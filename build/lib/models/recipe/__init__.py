@@ -1,0 +1,1 @@
+"""Recipe that rebuilds models/default.onnx from the game data of four Debian packages."""
