@@ -27,6 +27,9 @@ BUNDLED_FOLDERS = ("resources", "models")
 # first shown, then quits (see build/measure.py).
 EXIT_AFTER_SHOWN_ENV = "TEXTURE_SORTER_EXIT_AFTER_SHOWN"
 SHOWN_MARKER = "TEXTURE_SORTER_SHOWN"
+# With EXIT_AFTER_SHOWN_ENV=dialog the GUI prints DIALOG_MARKER, the first message box's title and
+# text, then quits (the smoke test of opening a .ps2model package).
+DIALOG_MARKER = "TEXTURE_SORTER_DIALOG"
 # Set to a file name, the frozen app writes the modules it loaded there at exit (build/rthook_modules_out.py).
 MODULES_OUT_ENV = "TEXTURE_SORTER_MODULES_OUT"
 # Modules that must never be loaded by the frozen app (torch and the training stack).

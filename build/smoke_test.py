@@ -267,6 +267,28 @@ class SmokeTest:
             )
         return "main window shown: " + shown[0]
 
+    def gui_imports_a_package_path(self) -> str:
+        """`texture-sorter FILE.ps2model` (a double-click on a package): the GUI installs it and says so."""
+        if not self.package.is_file():
+            raise SmokeFailure("no package to open (the export-model step failed first)")
+        home = self.work / "home-gui-import"
+        home.mkdir(exist_ok=True)
+        env = {rules.EXIT_AFTER_SHOWN_ENV: "dialog", "TEXTURE_SORTER_HOME": str(home)}
+        proc = self.app.run(str(self.package), timeout=60, extra_env=env)
+        said = [line for line in proc.stdout.splitlines() if line.startswith(rules.DIALOG_MARKER)]
+        if proc.returncode != 0 or not said:
+            raise SmokeFailure(
+                f"the GUI exited {proc.returncode} without a dialog\nstdout: {proc.stdout[-800:]}\n"
+                f"stderr: {proc.stderr[-1500:]}"
+            )
+        if "Smoke tiny 1.0 is installed" not in said[0]:
+            raise SmokeFailure(f"the GUI said {said[0]!r}")
+        proc = self.app.check("models", "list", "--json", extra_env={"TEXTURE_SORTER_HOME": str(home)})
+        names = [m.get("name") for m in json.loads(proc.stdout)]
+        if "Smoke tiny" not in names:
+            raise SmokeFailure(f"models after the GUI import: {names}")
+        return said[0].removeprefix(rules.DIALOG_MARKER).strip()
+
     def steps(self) -> list[tuple[str, Callable[[], str]]]:
         return [(name, getattr(self, method)) for name, method in STEPS]
 
@@ -281,6 +303,7 @@ STEPS = [
     ("export-model + import-model", "export_and_import_model"),
     ("train without torch", "training_needs_torch"),
     ("GUI main window", "gui_shows_main_window"),
+    ("GUI opens a .ps2model", "gui_imports_a_package_path"),
 ]
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ai import __version__
 from app.ui.icons import app_icon, style_sheet
@@ -59,13 +59,28 @@ def run_gui(paths: list[str]) -> int:
     window = MainWindow()
     _install_excepthook(window)
     window.show()
-    if os.environ.get("TEXTURE_SORTER_EXIT_AFTER_SHOWN") == "1":
+    exit_mode = os.environ.get("TEXTURE_SORTER_EXIT_AFTER_SHOWN")
+    if exit_mode == "1":
         # Start-up timing and the frozen smoke test (build/measure.py, build/smoke_test.py).
         def _shown() -> None:
             print(f"TEXTURE_SORTER_SHOWN {time.time():.6f}", flush=True)
             app.quit()  # aboutToQuit below stops background work first
 
         QTimer.singleShot(0, _shown)
+    elif exit_mode == "dialog":
+        # The frozen smoke test of `texture-sorter FILE.ps2model`: print the first message box the
+        # user would see (the import's answer), close it and quit.
+        def _answered() -> None:
+            box = app.activeModalWidget()
+            if not isinstance(box, QMessageBox):
+                QTimer.singleShot(50, _answered)
+                return
+            text = " ".join(box.text().split())
+            print(f"TEXTURE_SORTER_DIALOG {box.windowTitle()}: {text}", flush=True)
+            app.quit()
+            box.reject()
+
+        QTimer.singleShot(0, _answered)
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
     QTimer.singleShot(300, window.check_unfinished_sorts)
