@@ -1,7 +1,7 @@
 """Sorting classified textures into folders: plan, journaled apply, resume, roll back, undo, duplicates."""
 
 from app.sorting.apply import FileOutcome, SortSummary, apply_plan, iter_apply, iter_resume, resume_sort
-from app.sorting.dedupe import DEFAULT_NEAR_THRESHOLD, DuplicateGroup, find_groups
+from app.sorting.dedupe import DEFAULT_NEAR_THRESHOLD, DuplicateGroup, fill_missing_hashes, find_groups
 from app.sorting.journal import last_undoable_sort, list_sorts, unfinished_sorts
 from app.sorting.plan import LAYOUTS, MODES, PlanEntry, SortPlan, build_plan, write_manifest
 from app.sorting.undo import iter_rollback, iter_undo, rollback_sort, undo_last_sort
@@ -17,6 +17,7 @@ __all__ = [
     "SortSummary",
     "apply_plan",
     "build_plan",
+    "fill_missing_hashes",
     "find_groups",
     "iter_apply",
     "iter_resume",

@@ -8,13 +8,18 @@ components of those links; each has a representative, its largest member.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ai.phash import FLAT_HASH, as_hash_array, pairs_within
+from ai.errors import TextureError
+from ai.hashing import pixel_hash
+from ai.phash import FLAT_HASH, as_hash_array, pairs_within, perceptual_hash
+from ai.textures import load_texture
 from app.results import FileResult
 
 log = logging.getLogger(__name__)
@@ -158,3 +163,48 @@ def _group_id(n: int, representative: str) -> str:
     stem = os.path.splitext(os.path.basename(representative))[0]
     stem = _GROUP_NAME_CHARS.sub("_", stem).strip("._")[:48] or "group"
     return f"{n:04d}-{stem}"
+
+
+def fill_missing_hashes(
+    results: Sequence[FileResult],
+    dedupe: str,
+    known: MutableMapping[str, tuple[str | None, int | None]] | None = None,
+    threads: int = 2,
+) -> list[FileResult]:
+    """`results` with the hashes `dedupe` compares, decoding again the files classified without them.
+
+    The GUI classifies with pixel hashes only (the learner's need); the perceptual hash is paid for
+    here, once per file, when a sort asks for near duplicates. `known` (path → hashes) carries
+    the work over between plans. A file that no longer decodes is logged and left ungrouped.
+    """
+    if dedupe == "off":
+        return list(results)
+    need_perceptual = dedupe == "near"
+    known = {} if known is None else known
+
+    def missing(r: FileResult) -> bool:
+        return not r.error and (not r.pixel_hash or (need_perceptual and r.perceptual_hash is None))
+
+    def hash_file(path: str) -> tuple[str, tuple[str | None, int | None]]:
+        try:
+            pixels = load_texture(path).pixels
+        except (TextureError, OSError) as exc:
+            log.warning("%s: not checked for duplicates: %s", path, getattr(exc, "reason", exc))
+            return path, (None, None)
+        return path, (pixel_hash(pixels), perceptual_hash(pixels))
+
+    todo = [r.path for r in results if missing(r) and r.path not in known]
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="hash") as pool:
+            known.update(pool.map(hash_file, todo))
+    filled = []
+    for r in results:
+        if missing(r) and r.path in known:
+            pixels, perceptual = known[r.path]
+            r = dataclasses.replace(
+                r,
+                pixel_hash=r.pixel_hash or pixels,
+                perceptual_hash=r.perceptual_hash if r.perceptual_hash is not None else perceptual,
+            )
+        filled.append(r)
+    return filled

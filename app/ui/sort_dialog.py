@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from ai.errors import SortError
 from app.results import FileResult
-from app.sorting import SortPlan, SortSummary, build_plan, iter_apply, iter_undo
+from app.sorting import SortPlan, SortSummary, build_plan, fill_missing_hashes, iter_apply, iter_undo
 from app.sorting.plan import CLASH_PREFIX
 from app.ui.settings import Settings
 from app.ui.worker import GeneratorWorker, Op, batched, start_worker
@@ -119,6 +119,7 @@ class SortDialog(QDialog):
         self.plan: SortPlan | None = None
         self.summary: SortSummary | None = None
         self._plan_generation = 0
+        self._known_hashes: dict[str, tuple[str | None, int | None]] = {}  # path → filled hashes
         self._worker: GeneratorWorker | None = None
         self._cancel: threading.Event | None = None
         self._counts: Counter = Counter()
@@ -278,8 +279,12 @@ class SortDialog(QDialog):
         out = os.path.abspath(os.path.expanduser(out))
         results, root, options = self.results, self.source_root, self.options()
 
+        known_hashes = self._known_hashes
+
         def make_plan() -> SortPlan:
-            return build_plan(results, out, source_root=root, **options)
+            # Classified with pixel hashes only; near duplicates need perceptual ones (once per file).
+            hashed = fill_missing_hashes(results, options["dedupe"], known_hashes)
+            return build_plan(hashed, out, source_root=root, **options)
 
         def done(plan: SortPlan) -> None:
             if generation == self._plan_generation:

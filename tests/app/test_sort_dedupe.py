@@ -250,3 +250,44 @@ def test_pcsx2_mip_files_join_their_base_texture_by_name(tmp_path):
         f"{base}-mip2.png",
     ]
     assert "mip-name" in groups[0].reasons
+
+
+def test_hashes_missing_from_a_gui_classification_are_filled_for_near_duplicates(tmp_path, tiny_model):
+    from ai.model_manager import ModelManager
+    from ai.training import IncrementalLearner
+    from ai.training_store import TrainingDataStore
+    from app.pipeline import classify_folder
+    from app.sorting import fill_missing_hashes
+
+    rng = np.random.default_rng(9)
+    rgba = np.asarray(
+        Image.fromarray((rng.random((8, 8, 4)) * 255).astype(np.uint8), "RGBA").resize((64, 64))
+    )
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    Image.fromarray(_resize(rgba, 32, 32, Image.Resampling.BOX)).save(tmp_path / "a_small.png")
+    Image.fromarray(rgba[::-1].copy()).save(tmp_path / "other.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    manager = ModelManager.create_default({"model_path": tiny_model, "num_threads": 1})
+    manager.learner = IncrementalLearner(TrainingDataStore(":memory:"))
+    # With a learner attached (the GUI) the pipeline computes pixel hashes only.
+    results = [r for batch in classify_folder([tmp_path], manager) for r in batch]
+    ok = [r for r in results if not r.error]
+    assert len(ok) == 3 and all(r.pixel_hash and r.perceptual_hash is None for r in ok)
+    assert find_groups(results, "near") == []
+
+    known: dict = {}
+    filled = fill_missing_hashes(results, "near", known)
+    groups = find_groups(filled, "near")
+    assert [sorted(os.path.basename(m) for m in g.members) for g in groups] == [["a.png", "a_small.png"]]
+    assert set(known) == {r.path for r in ok}  # the broken file was not decoded again
+    # A second plan reuses what was filled: nothing is decoded again.
+    (tmp_path / "a.png").unlink()
+    again = fill_missing_hashes(results, "near", known)
+    assert [r.perceptual_hash for r in again] == [r.perceptual_hash for r in filled]
+    # Sorting from the CLI (hashes=True) gets both hashes from the pipeline itself.
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    sorted_run = [
+        r for batch in classify_folder([tmp_path], manager, hashes=True) for r in batch if not r.error
+    ]
+    assert all(r.perceptual_hash is not None for r in sorted_run)
+    assert fill_missing_hashes(results, "off", known) == list(results)
