@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from ai.paths import user_config_dir
+from app.pipeline import DEFAULT_BATCH
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ OPTIONS: dict[str, Option] = {
         Option("view/uncertain_below", float, 0.5, "items below this confidence are marked uncertain"),
         Option("thumbnails/disk_cache", bool, True, "keep decoded thumbnails in the user cache folder"),
         Option("thumbnails/memory_mb", int, 96, "memory for decoded thumbnails, MiB"),
-        Option("classify/threads", int, 0, "decode threads (0: automatic)"),
-        Option("classify/batch_size", int, 32, "images per model call"),
+        Option("classify/threads", int, 0, "pipeline workers (0: one per core)"),
+        Option("classify/batch_size", int, DEFAULT_BATCH, "images per model call"),
         Option("folders/last", str, "", "the folder opened last"),
         Option("folders/recent", list, [], "recently opened folders, newest first"),
         Option("sort/recent_outputs", list, [], "output folders of recent sorts (checked at start-up)"),
