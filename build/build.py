@@ -168,6 +168,8 @@ def frozen_env_python() -> Path:
     venv.create(FROZEN_ENV, with_pip=True, clear=True)
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, str(ROOT), PYINSTALLER_REQUIREMENT], check=True)
+    # Only the dependencies stay: the spec freezes ai/ and app/ from this checkout, never a copy.
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--yes", "--quiet", "texture-sorter"], check=True)
     version = subprocess.run(
         [str(python), "-c", "import numpy; print(numpy.__version__)"],
         check=True,
