@@ -280,6 +280,16 @@ class SortDialog(QDialog):
         results, root, options = self.results, self.source_root, self.options()
 
         known_hashes = self._known_hashes
+        unhashed = sum(
+            1
+            for r in results
+            if options["dedupe"] == "near"
+            and not r.error
+            and r.perceptual_hash is None
+            and r.path not in known_hashes
+        )
+        if unhashed:
+            self.plan_summary.setText(f"Planning… comparing {unhashed:,} textures for near duplicates")
 
         def make_plan() -> SortPlan:
             # Classified with pixel hashes only; near duplicates need perceptual ones (once per file).

@@ -169,3 +169,23 @@ def test_an_interrupted_sort_found_at_start_up_is_resumed_or_rolled_back(
     assert not unfinished_sorts(str(out))
     sorted_files = [k for k in digests(out) if not k.startswith(".texture-sorter")]
     assert len(sorted_files) == (len(results) if choice == "Resume" else 0)
+
+
+def test_near_duplicates_in_the_preview_although_the_window_classified_without_them(
+    window, classify, fixtures_dir, tmp_path, qtbot
+):
+    from PIL import Image
+
+    source = copy_of_fixtures(tmp_path, fixtures_dir)
+    png = sorted(source.rglob("*.png"))[0]
+    with Image.open(png) as image:
+        image.convert("RGBA").resize((image.width // 2, image.height // 2)).save(source / "smaller_copy.png")
+    classify(window, source)
+    results = window.session.model.results()
+    assert all(r.perceptual_hash is None for r in results if not r.error)  # the learner needs none
+    dialog = open_dialog(window, qtbot, tmp_path / "sorted")
+    dialog.dedupe_combo.setCurrentIndex(dialog.dedupe_combo.findData("near"))
+    qtbot.waitUntil(lambda: dialog.plan is not None and dialog.plan.dedupe == "near", timeout=30_000)
+    members = [sorted(os.path.basename(m) for m in g.members) for g in dialog.plan.groups]
+    assert sorted([png.name, "smaller_copy.png"]) in members
+    dialog.reject()
