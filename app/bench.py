@@ -50,6 +50,10 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory since the last reset_peak_rss (Linux) or since the process started."""
     try:
@@ -151,7 +155,9 @@ def run_benchmark(
         phase_peaks[name] = round(peak_rss_mb(), 1)
         return result
 
+    cpu_start = time.process_time()  # CPU seconds of every thread of this process
     pipeline_rate, stats = phase("pipeline", lambda: measure_pipeline(files, manager, threads, batch))
+    pipeline_cpu = (time.process_time() - cpu_start) / max(len(files), 1)
     decode_rate, decoded = phase(
         "decode_ceiling", lambda: measure_decode_ceiling(files, manager, threads, keep=batch)
     )
@@ -159,11 +165,19 @@ def run_benchmark(
         "inference_ceiling", lambda: measure_inference_ceiling(manager, decoded, batch, len(files), threads)
     )
     decoded = None  # the tensors are not needed past the inference ceiling
+    cpu_start = time.process_time()
     naive_rate = phase("naive", lambda: measure_naive(files, manager))
+    naive_cpu = (time.process_time() - cpu_start) / max(min(len(files), NAIVE_MAX_FILES), 1)
+    # The naive run uses one core, the pipeline at most min(threads, cores): pipeline/naive cannot
+    # exceed that many times naive's CPU cost per file over the pipeline's.
+    cores = min(threads, usable_cores())
+    naive_bound = cores * naive_cpu / pipeline_cpu if pipeline_cpu > 0 else float("inf")
     with tempfile.TemporaryDirectory() as tmp:
         cache = PredictionCache(Path(tmp) / "bench-cache.sqlite3")
         phase("cache_fill", lambda: measure_pipeline(files, manager, threads, batch, cache=cache))
-        warm_rate, _ = phase("warm_cache", lambda: measure_pipeline(files, manager, threads, batch, cache=cache))
+        warm_rate, _ = phase(
+            "warm_cache", lambda: measure_pipeline(files, manager, threads, batch, cache=cache)
+        )
         cache.close()
     shared_ceiling = 1.0 / (1.0 / decode_rate + 1.0 / inference_rate)
     stage_total = stats.decode_s + stats.prepare_s + stats.model_s + stats.finish_s
@@ -186,6 +200,9 @@ def run_benchmark(
         "warm_cache_files_per_s": round(warm_rate, 1),
         "ratio_vs_naive": round(pipeline_rate / naive_rate, 2),
         "ratio_vs_ceiling": round(pipeline_rate / shared_ceiling, 3),
+        "cpu_ms_per_file": {"pipeline": round(pipeline_cpu * 1000, 2), "naive": round(naive_cpu * 1000, 2)},
+        "cores": cores,
+        "ratio_vs_naive_bound": round(naive_bound, 2),
         "stage_time_shares": shares,
         # The pipeline's peak while classifying (what a user's run costs); every phase's below.
         "peak_rss_mb": phase_peaks["pipeline"],

@@ -106,7 +106,9 @@ def _print_table(f: dict, out) -> None:
         f"model: {f['model']}  providers: {', '.join(f['providers']) or 'none'}",
         f"files: {f['files']}  threads: {f['threads']}  batch: {f['batch']}",
         f"pipeline            {f['pipeline_files_per_s']:>9.1f} files/s",
-        f"naive baseline      {f['naive_files_per_s']:>9.1f} files/s   (pipeline ×{f['ratio_vs_naive']:.2f})",
+        f"naive baseline      {f['naive_files_per_s']:>9.1f} files/s   (pipeline ×{f['ratio_vs_naive']:.2f}; "
+        f"at most ×{f['ratio_vs_naive_bound']:.2f} on {f['cores']} cores: CPU per file "
+        f"{f['cpu_ms_per_file']['pipeline']:.2f} ms pipeline, {f['cpu_ms_per_file']['naive']:.2f} ms naive)",
         f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s",
         f"inference ceiling   {f['inference_ceiling_files_per_s']:>9.1f} files/s",
         f"shared-core ceiling {f['shared_core_ceiling_files_per_s']:>9.1f} files/s   "
@@ -114,7 +116,9 @@ def _print_table(f: dict, out) -> None:
         f"warm (cached) run   {f['warm_cache_files_per_s']:>9.1f} files/s",
         "stage shares        " + ", ".join(f"{k} {v:.0%}" for k, v in f["stage_time_shares"].items()),
         f"peak RSS            {f['peak_rss_mb']:>9.1f} MB while classifying ("
-        + ", ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in f["phase_peak_rss_mb"].items() if k != "pipeline")
+        + ", ".join(
+            f"{k.replace('_', ' ')} {v:.0f}" for k, v in f["phase_peak_rss_mb"].items() if k != "pipeline"
+        )
         + " MB)",
     ]
     print("\n".join(lines), file=out)
