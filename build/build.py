@@ -141,7 +141,9 @@ def _env_python(env: Path) -> Path:
 
 def numpy_without_blas_wheel(python: Path, version: str) -> Path:
     """numpy `version` compiled without BLAS/LAPACK (its own fallback loops), from the wheel cache."""
-    found = sorted(WHEEL_CACHE.glob(f"numpy-{version}-*.whl"))
+    # build/env is made from this interpreter, so its tag is ours (cp311, …).
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    found = sorted(WHEEL_CACHE.glob(f"numpy-{version}-{tag}-*.whl"))
     if found:
         return found[0]
     print(f"build: compiling numpy {version} without BLAS (once, several minutes) …", flush=True)
