@@ -40,6 +40,7 @@ FROZEN_ENV = BUILD_DIR / "env"
 WHEEL_CACHE = (
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "texture-sorter-build" / "wheels"
 )
+NUMPY_COMPILE_FAILED = "kept OpenBLAS: compiling numpy failed"
 NUMPY_WITHOUT_BLAS = (
     "-Csetup-args=-Dallow-noblas=true",
     "-Csetup-args=-Dblas=none",
@@ -164,7 +165,8 @@ def frozen_env_python() -> Path:
         "pyinstaller": PYINSTALLER_REQUIREMENT,
         "numpy": list(NUMPY_WITHOUT_BLAS),
     }
-    if python.is_file() and stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == wanted:
+    recorded = json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else {}
+    if python.is_file() and recorded in (wanted, {**wanted, "numpy": NUMPY_COMPILE_FAILED}):
         return python
     print(f"build: making the build environment {FROZEN_ENV} …", flush=True)
     venv.create(FROZEN_ENV, with_pip=True, clear=True)
@@ -178,8 +180,14 @@ def frozen_env_python() -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    wheel = numpy_without_blas_wheel(python, version)
-    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(wheel)], check=True)
+    try:
+        wheel = numpy_without_blas_wheel(python, version)
+    except subprocess.CalledProcessError:
+        # The build still works, with OpenBLAS (+28 MB); delete build/env to try again.
+        print("build: warning: numpy could not be compiled without BLAS; keeping OpenBLAS", file=sys.stderr)
+        wanted["numpy"] = NUMPY_COMPILE_FAILED
+    else:
+        subprocess.run([*pip, "--force-reinstall", "--no-deps", str(wheel)], check=True)
     stamp.write_text(json.dumps(wanted), encoding="utf-8")
     return python
 
@@ -253,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = build(onefile=args.onefile, clean=args.clean, quiet=args.quiet, numpy_blas=args.numpy_blas)
     except subprocess.CalledProcessError as exc:
-        print(f"build: PyInstaller failed (exit {exc.returncode})", file=sys.stderr)
+        print(f"build: {' '.join(map(str, exc.cmd[:4]))} … failed (exit {exc.returncode})", file=sys.stderr)
         return 1
     print(result.summary())
     if not args.onefile:
