@@ -200,7 +200,7 @@ def run_benchmark(
         "warm_cache_files_per_s": round(warm_rate, 1),
         "ratio_vs_naive": round(pipeline_rate / naive_rate, 2),
         "ratio_vs_ceiling": round(pipeline_rate / shared_ceiling, 3),
-        "cpu_ms_per_file": {"pipeline": round(pipeline_cpu * 1000, 2), "naive": round(naive_cpu * 1000, 2)},
+        "cpu_ms_per_file": {"pipeline": round(pipeline_cpu * 1000, 4), "naive": round(naive_cpu * 1000, 4)},
         "cores": cores,
         "ratio_vs_naive_bound": round(naive_bound, 2),
         "stage_time_shares": shares,

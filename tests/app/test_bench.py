@@ -55,7 +55,7 @@ def test_bench_command_writes_every_required_figure(tmp_path, tiny_model, capsys
     assert figures["cpu_ms_per_file"]["pipeline"] > 0 and figures["cpu_ms_per_file"]["naive"] > 0
     assert 1 <= figures["cores"] <= figures["threads"]
     bound = figures["cores"] * figures["cpu_ms_per_file"]["naive"] / figures["cpu_ms_per_file"]["pipeline"]
-    assert figures["ratio_vs_naive_bound"] == pytest.approx(bound, rel=0.02)
+    assert figures["ratio_vs_naive_bound"] == pytest.approx(bound, rel=0.05)  # from rounded figures
     ceiling = 1 / (1 / figures["decode_ceiling_files_per_s"] + 1 / figures["inference_ceiling_files_per_s"])
     assert figures["shared_core_ceiling_files_per_s"] == pytest.approx(ceiling, rel=0.01)
     assert figures["ratio_vs_naive"] == pytest.approx(
