@@ -248,19 +248,34 @@ class ModelManager:
 
     def prepare(self, rgba: np.ndarray, texture_hash: str | None = None) -> Prepared:
         """CPU work that needs no model session; safe to run in many threads at once."""
-        rule_probs, rule_strong = self._rules.assess(rgba)
-        online_image = None
-        if self._online is not None:
-            image = Image.fromarray(rgba, "RGBA")
-            image.thumbnail((ONLINE_IMAGE_SIZE, ONLINE_IMAGE_SIZE))
-            online_image = np.asarray(image)
-        return Prepared(
-            rgb=to_model_rgb(rgba, self.input_size),
-            rule_probs=rule_probs,
-            rule_strong=rule_strong,
-            online_image=online_image,
-            texture_hash=texture_hash,
-        )
+        return self.prepare_batch([rgba], [texture_hash])[0]
+
+    def prepare_batch(
+        self, images: list[np.ndarray], texture_hashes: list[str | None] | None = None
+    ) -> list[Prepared]:
+        """`prepare` for a batch: the rule statistics of all images are computed together."""
+        hashes = texture_hashes or [None] * len(images)
+        online = self._online is not None
+        size = self.input_size
+        prepared = []
+        for rgba, (rule_probs, rule_strong), digest in zip(
+            images, self._rules.assess_batch(images), hashes, strict=True
+        ):
+            online_image = None
+            if online:
+                image = Image.fromarray(rgba, "RGBA")
+                image.thumbnail((ONLINE_IMAGE_SIZE, ONLINE_IMAGE_SIZE))
+                online_image = np.asarray(image)
+            prepared.append(
+                Prepared(
+                    rgb=to_model_rgb(rgba, size),
+                    rule_probs=rule_probs,
+                    rule_strong=rule_strong,
+                    online_image=online_image,
+                    texture_hash=digest,
+                )
+            )
+        return prepared
 
     def predict(self, image: np.ndarray, top_k: int = 5) -> Classification:
         """Classify one RGBA uint8 image."""

@@ -15,6 +15,7 @@ import logging
 import os
 import resource
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +31,7 @@ from app.pipeline import (
     DEFAULT_BATCH,
     SESSION_THREADS,
     PipelineStats,
-    _decode_one,
+    _prepare_chunk,
     classify_files,
     default_threads,
 )
@@ -82,16 +83,19 @@ def measure_pipeline(files, manager, threads, batch, cache=None) -> tuple[float,
     return _rate(count, time.perf_counter() - start), stats
 
 
-def measure_decode_ceiling(files, manager, threads, keep: int) -> tuple[float, list]:
-    """Decode + prepare everything on all threads; keep only `keep` results (memory stays flat)."""
+def measure_decode_ceiling(files, manager, threads, batch: int) -> tuple[float, list]:
+    """Decode + prepare everything in the pipeline's batches on all threads; keep one batch."""
     kept = []
+    stop = threading.Event()
+    batches = [[(f, None) for f in files[i : i + batch]] for i in range(0, len(files), batch)]
+
+    def prepare(items):
+        return _prepare_chunk(items, manager, "", DEFAULT_MAX_PIXELS, None, "", None, stop)
+
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for decoded in pool.map(
-            lambda f: _decode_one(f, manager, "", DEFAULT_MAX_PIXELS, None, "", None), files
-        ):
-            if len(kept) < keep and decoded.prepared is not None:
-                kept.append(decoded)
+        for chunk in pool.map(prepare, batches):
+            kept.extend(d for _, d in chunk if d.prepared is not None and len(kept) < batch)
     return _rate(len(files), time.perf_counter() - start), kept
 
 
@@ -159,7 +163,7 @@ def run_benchmark(
     pipeline_rate, stats = phase("pipeline", lambda: measure_pipeline(files, manager, threads, batch))
     pipeline_cpu = (time.process_time() - cpu_start) / max(len(files), 1)
     decode_rate, decoded = phase(
-        "decode_ceiling", lambda: measure_decode_ceiling(files, manager, threads, keep=batch)
+        "decode_ceiling", lambda: measure_decode_ceiling(files, manager, threads, batch)
     )
     inference_rate = phase(
         "inference_ceiling", lambda: measure_inference_ceiling(manager, decoded, batch, len(files), threads)

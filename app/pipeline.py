@@ -22,12 +22,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from ai.errors import TextureError
 from ai.hashing import pixel_hash
 from ai.model_manager import ModelManager, ModelOutputs, Prepared
 from ai.prediction_cache import CachedPrediction, PredictionCache, file_content_hash
-from ai.textures import DEFAULT_MAX_PIXELS, TextureInfo, load_texture
+from ai.textures import DEFAULT_MAX_PIXELS, TextureInfo, load_texture, reduction_factor
 from app.results import FileResult
 from app.scan import ScannedFile, scan_textures
 
@@ -89,6 +90,7 @@ class _Decoded:
     perceptual_hash: int | None = None
     content_hash: str | None = None
     cached: CachedPrediction | None = None
+    pixels: np.ndarray | None = None  # decoded, waiting for the batch's prepare step
 
 
 def _info_from_json(data: dict | None) -> TextureInfo | None:
@@ -113,6 +115,7 @@ def _decode_one(
     model_id: str,
     stats: PipelineStats | None,
 ) -> _Decoded:
+    """Decode (and hash) one file; `pixels` is set for the batch's prepare step, or `error`."""
     try:
         content_hash = None
         if cache is not None:
@@ -140,11 +143,15 @@ def _decode_one(
             from ai.phash import perceptual_hash
 
             phash = perceptual_hash(texture.pixels)
-        t1 = time.perf_counter()
-        prepared = manager.prepare(texture.pixels, texture_hash=digest)
+        # The batch holds its decoded files until they are prepared together: keep only what the
+        # model and rules use (a full-size decode for the hashes, or a DDS without mips, may be huge).
+        pixels = texture.pixels
+        factor = reduction_factor(pixels.shape[1], pixels.shape[0], manager.input_size)
+        if factor > 1:
+            pixels = np.asarray(Image.fromarray(pixels, "RGBA").reduce(factor))
         if stats is not None:
-            stats.add(decode_s=t1 - t0, prepare_s=time.perf_counter() - t1)
-        return _Decoded(prepared, texture.info, None, digest, phash, content_hash)
+            stats.add(decode_s=time.perf_counter() - t0)
+        return _Decoded(None, texture.info, None, digest, phash, content_hash, pixels=pixels)
     except TextureError as exc:
         return _Decoded(None, None, exc.reason)
     except OSError as exc:
@@ -154,6 +161,55 @@ def _decode_one(
     except Exception as exc:  # one bad file must never stop the run: report it and go on
         log.exception("unexpected error decoding %s", file.path)
         return _Decoded(None, None, f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _unexpected(path: str, exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "not enough memory to decode this texture"
+    log.error("unexpected error preparing %s", path, exc_info=exc)
+    return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+def _prepare_chunk(
+    items: list[tuple[ScannedFile, CachedPrediction | None]],
+    manager: ModelManager,
+    hashes: str,
+    max_pixels: int,
+    cache: PredictionCache | None,
+    model_id: str,
+    stats: PipelineStats | None,
+    stop: threading.Event,
+) -> list[tuple[ScannedFile, _Decoded]]:
+    """Decode a batch's files one by one, then prepare them together (rule statistics in one go)."""
+    chunk = []
+    for file, hit in items:
+        if stop.is_set():
+            break
+        if hit is not None and _has_hashes(hit, hashes):
+            chunk.append((file, _cached_decoded(hit)))
+        else:
+            chunk.append((file, _decode_one(file, manager, hashes, max_pixels, cache, model_id, stats)))
+    waiting = [d for _, d in chunk if d.pixels is not None]
+    if not waiting:
+        return chunk
+    t0 = time.perf_counter()
+    try:
+        prepared = manager.prepare_batch([d.pixels for d in waiting], [d.pixel_hash for d in waiting])
+    except Exception:  # find the file that broke the batch: its neighbours still get classified
+        prepared = []
+        for file, d in chunk:
+            if d.pixels is None:
+                continue
+            try:
+                prepared.append(manager.prepare(d.pixels, d.pixel_hash))
+            except Exception as exc:  # one bad file must never stop the run: report it and go on
+                prepared.append(None)
+                d.error = _unexpected(file.path, exc)
+    for d, p in zip(waiting, prepared, strict=True):
+        d.prepared, d.pixels = p, None
+    if stats is not None:
+        stats.add(prepare_s=time.perf_counter() - t0)
+    return chunk
 
 
 def _cached_decoded(hit: CachedPrediction) -> _Decoded:
@@ -180,14 +236,7 @@ def _run_job(
     stats: PipelineStats | None,
     stop: threading.Event,
 ) -> _Job:
-    chunk = []
-    for file, hit in items:
-        if stop.is_set():
-            break
-        if hit is not None and _has_hashes(hit, hashes):
-            chunk.append((file, _cached_decoded(hit)))
-        else:
-            chunk.append((file, _decode_one(file, manager, hashes, max_pixels, cache, model_id, stats)))
+    chunk = _prepare_chunk(items, manager, hashes, max_pixels, cache, model_id, stats, stop)
     fresh = [d.prepared for _, d in chunk if d.prepared is not None]
     if not fresh or stop.is_set():
         return _Job(chunk, None, 0.0)

@@ -89,3 +89,33 @@ def test_tiny_and_transparent_images_do_not_break_the_rules():
     ):
         probs = rules.predict_probabilities(image)
         assert np.isfinite(probs).all() and probs.sum() == pytest.approx(1.0)
+
+
+def test_batched_statistics_equal_one_image_at_a_time():
+    from dataclasses import fields
+
+    from ai.rules import pixel_stats, pixel_stats_batch
+    from ai.texture_synth import IMAGE_KINDS, synth_image
+
+    images = []
+    for i, side in enumerate((16, 64, 100, 256, 257, 512)):
+        image = synth_image(side, IMAGE_KINDS[i % len(IMAGE_KINDS)], seed=i)
+        if image.shape[2] == 3:
+            image = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
+        images.append(image)
+    images.append(np.zeros((32, 48, 4), np.uint8))  # fully transparent: no opaque texel at all
+    assert pixel_stats_batch([]) == []
+    batched = pixel_stats_batch(images)
+    for image, together in zip(images, batched, strict=True):
+        alone = pixel_stats(image)
+        for field in fields(alone):
+            a, b = getattr(alone, field.name), getattr(together, field.name)
+            np.testing.assert_allclose(
+                np.asarray(a, float), np.asarray(b, float), atol=1e-5, err_msg=field.name
+            )
+        assert alone.components == together.components
+    rules = RuleClassifier()
+    for (p1, s1), image in zip(rules.assess_batch(images), images, strict=True):
+        p2, s2 = rules.assess(image)
+        np.testing.assert_allclose(p1, p2, atol=1e-6)
+        assert s1 == s2

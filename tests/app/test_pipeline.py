@@ -103,7 +103,9 @@ def test_hashes_identify_identical_pictures_in_different_files(tmp_path, manager
     a = write_png(tmp_path / "a.png", (10, 20, 30))
     Image.open(a).save(tmp_path / "b.tga")
     write_png(tmp_path / "c.png", (200, 20, 30))
-    results = {os.path.basename(r.path): r for b in classify_folder([tmp_path], manager, hashes=True) for r in b}
+    results = {
+        os.path.basename(r.path): r for b in classify_folder([tmp_path], manager, hashes=True) for r in b
+    }
     assert results["a.png"].pixel_hash == results["b.tga"].pixel_hash != results["c.png"].pixel_hash
 
 
@@ -165,7 +167,9 @@ def test_warm_run_is_answered_from_the_cache_without_decoding(folder, manager, t
     from app.pipeline import PipelineStats
 
     cache = PredictionCache(tmp_path / "cache.sqlite3")
-    cold = [(r.path, r.category, r.confidence) for b in classify_folder([folder], manager, cache=cache) for r in b]
+    cold = [
+        (r.path, r.category, r.confidence) for b in classify_folder([folder], manager, cache=cache) for r in b
+    ]
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("a cached file was decoded again")
@@ -190,7 +194,9 @@ def test_corrections_apply_on_top_of_cached_outputs(folder, manager, tmp_path):
     list(classify_folder([folder], manager, cache=cache))
 
     class Everything:  # a learner that has seen every texture corrected to "sky"
-        def adjust_probabilities(self, probs, categories, embeddings=None, texture_hashes=None, model_id=None):
+        def adjust_probabilities(
+            self, probs, categories, embeddings=None, texture_hashes=None, model_id=None
+        ):
             out = np.zeros_like(probs)
             out[:, categories.index("sky")] = 1.0
             return out
@@ -230,8 +236,12 @@ def test_a_correction_reranks_the_folder_without_decoding(tmp_path, tiny_model, 
     first = results[0]
     wrong = next(c for c in manager.categories if c != first.category)
     learner.record_correction(
-        first.path, wrong, first.predictions, embedding=first.embedding,
-        texture_hash=first.pixel_hash, model_id=manager.model_id,
+        first.path,
+        wrong,
+        first.predictions,
+        embedding=first.embedding,
+        texture_hash=first.pixel_hash,
+        model_id=manager.model_id,
     )
     monkeypatch.setattr(pipeline, "load_texture", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     updated = {os.path.basename(r.path): r for r in rerank(results, manager)}
@@ -250,3 +260,23 @@ def test_user_path_rules_take_part_in_classification(tmp_path, tiny_model):
     got = {os.path.basename(r.path): r.category for b in classify_folder([tmp_path], manager) for r in b}
     assert got["wall_nm.png"] == "map/normal"
     assert got["wall.png"] != "map/normal"
+
+
+def test_a_file_that_breaks_its_batch_prepare_fails_alone(tmp_path, manager, monkeypatch):
+    for i in range(6):
+        write_png(tmp_path / "dump" / f"{i}.png", (i * 40, 90, 30), size=(24 + i, 24))
+    real_batch = manager.prepare_batch
+
+    def batch_prepare(images, hashes=None):
+        # The batch fails as a whole; retried one by one, only 3.png (27 px wide) fails again.
+        if len(images) > 1:
+            raise RuntimeError("statistics blew up")
+        if images[0].shape[1] == 27:
+            raise ValueError("this picture is cursed")
+        return real_batch(images, hashes)
+
+    monkeypatch.setattr(manager, "prepare_batch", batch_prepare)
+    results = [r for batch in classify_folder([tmp_path / "dump"], manager, batch_size=8) for r in batch]
+    by_name = {os.path.basename(r.path): r for r in results}
+    assert by_name["3.png"].error == "unexpected error: ValueError: this picture is cursed"
+    assert all(r.predictions and not r.error for name, r in by_name.items() if name != "3.png")
