@@ -141,12 +141,20 @@ def run_benchmark(
     batch: int = DEFAULT_BATCH,
     providers: str | None = None,
     model_path: str | None = None,
+    with_learner: bool = False,
 ) -> dict:
+    """All figures of one bench run; `with_learner` attaches an empty in-memory learner, as the GUI
+    always does (the pipeline then also computes each file's pixel hash)."""
     threads = threads or default_threads()
     config = {"num_threads": SESSION_THREADS, "providers": providers, "rule_evidence": True}
     if model_path:
         config["model_path"] = model_path
     manager = ModelManager.create_default(config)
+    if with_learner:
+        from ai.training import IncrementalLearner
+        from ai.training_store import TrainingDataStore
+
+        manager.learner = IncrementalLearner(TrainingDataStore(":memory:"))
     # Order: pipeline first (cold file cache is fair only for the first reader; run it twice and keep the second).
     measure_pipeline(files[: min(len(files), 64)], manager, threads, batch)
     # Each phase's peak starts from what is resident when it begins (model included); on Linux the
@@ -194,6 +202,7 @@ def run_benchmark(
         "files": len(files),
         "threads": threads,
         "batch": batch,
+        "with_learner": with_learner,
         "providers": model.session.active_providers if model else [],
         "model": manager.describe(),
         "pipeline_files_per_s": round(pipeline_rate, 1),

@@ -38,6 +38,11 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N", help="model batch size")
     p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu")
     p.add_argument("--model", metavar="FILE.onnx", help="model to measure (default: the active model)")
+    p.add_argument(
+        "--with-learner",
+        action="store_true",
+        help="attach an (empty) learner as the GUI does: the pipeline then also hashes each file's pixels",
+    )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' = stdout)")
     p.set_defaults(func=run)
 
@@ -90,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"texture-sorter bench: no textures found in {folder}", file=sys.stderr)
             return 2
         print(f"measuring {len(files)} files …", file=sys.stderr)
-        figures = run_benchmark(files, args.threads, args.batch, args.providers, args.model)
+        figures = run_benchmark(
+            files, args.threads, args.batch, args.providers, args.model, args.with_learner
+        )
     _print_table(figures, sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         text = json.dumps(figures, indent=2)
@@ -104,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
 def _print_table(f: dict, out) -> None:
     lines = [
         f"model: {f['model']}  providers: {', '.join(f['providers']) or 'none'}",
-        f"files: {f['files']}  threads: {f['threads']}  batch: {f['batch']}",
+        f"files: {f['files']}  threads: {f['threads']}  batch: {f['batch']}"
+        + ("  learner attached (the GUI's path)" if f.get("with_learner") else ""),
         f"pipeline            {f['pipeline_files_per_s']:>9.1f} files/s",
         f"naive baseline      {f['naive_files_per_s']:>9.1f} files/s   (pipeline ×{f['ratio_vs_naive']:.2f}; "
         f"at most ×{f['ratio_vs_naive_bound']:.2f} on {f['cores']} cores: CPU per file "

@@ -86,3 +86,11 @@ def test_pipeline_beats_the_naive_baseline_and_stays_near_the_ceiling(tmp_path):
     summary = json.dumps({k: figures[k] for k in sorted(REQUIRED_KEYS)})
     assert figures["ratio_vs_naive"] >= required, summary
     assert figures["ratio_vs_ceiling"] >= 0.8, summary
+
+
+def test_bench_can_measure_the_guis_path_with_a_learner(tmp_path, tiny_model):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--generate", "12", "--size", "64", "--model", str(tiny_model), "--with-learner"]
+    assert main([*argv, "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["with_learner"] is True and figures["pipeline_files_per_s"] > 0
