@@ -1,1 +1,0 @@
-"""Game Texture Sorter application: Qt-free workflow (scan, pipeline, sort, CLI); Qt lives in app.ui."""

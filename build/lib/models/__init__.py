@@ -1,1 +1,0 @@
-"""The shipped default model; a package only so that installs carry default.onnx along."""

@@ -1,1 +1,0 @@
-"""Recipe that rebuilds models/default.onnx from the game data of four Debian packages."""

@@ -1,1 +1,0 @@
-"""Bundled data: taxonomy, icons, style; a package only so that installs carry the files."""
