@@ -64,6 +64,14 @@ def resolve_providers(requested: Sequence[str] | str | None) -> list[str]:
 
 
 def default_num_threads() -> int:
+    """One intra-op thread: callers get parallelism by running batches concurrently (the folder
+    pipeline's workers, the server's batch workers), which measured faster on 2 cores than
+    intra-op threads fighting the decoders for the same cores. A lone caller with big batches
+    passes `all_cores()`."""
+    return 1
+
+
+def all_cores() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ai.inference import all_cores
 from ai.onnx_graph import (  # noqa: F401  (re-exported: the trainer's ONNX side, one import for callers)
     ONNX_HINT,
     OUTPUT_NAMES,
@@ -466,7 +467,7 @@ def fine_tune_from_onnx(
     require_torch()
     from ai.offline_model import OfflineModel
 
-    base = OfflineModel(base_model)
+    base = OfflineModel(base_model, num_threads=all_cores())  # one caller, big batches
     if not base.has_embedding:
         raise ValueError(f"{base_model}: the model has no 'embedding' output, so it cannot be fine-tuned")
     samples, folder_categories = scan_image_folders(data_dir)

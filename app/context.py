@@ -24,9 +24,7 @@ def create_manager(
 ) -> ModelManager:
     """The user's manager. The learner is attached when corrections exist (or `always_learn`,
     for the GUI, where the first click must count); path rules when the user has any."""
-    from app.pipeline import SESSION_THREADS
-
-    config: dict = {"num_threads": SESSION_THREADS, "providers": providers, "min_confidence": min_confidence}
+    config: dict = {"providers": providers, "min_confidence": min_confidence}
     if model_path:
         config["model_path"] = model_path
     if rules:

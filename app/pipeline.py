@@ -4,8 +4,8 @@ scan → cache lookup → batches; each batch is one job on a small thread pool:
 its files, then one model call (onnxruntime and Pillow release the GIL, so one worker decodes
 while another runs the model) → learner and cache writes in the consuming thread → FileResults
 streamed in file order. Only `workers + 1` batches are in flight, so memory stays bounded for any
-folder size. The model session runs single-threaded (SESSION_THREADS): parallelism comes from
-the concurrent batches, which measured faster than intra-op threads on 2 cores.
+folder size. Model sessions run one intra-op thread by default (ai.inference.default_num_threads):
+parallelism comes from the concurrent batches.
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 # Measured on 2 cores with the shipped model: batch 8 runs 1.4× faster per image than batch 32
 # (activations stay in cache) and keeps the onnxruntime arena ~200 MB smaller. GPUs want more (--batch).
 DEFAULT_BATCH = 8
-# onnxruntime intra-op threads for sessions that serve the pipeline (see the module docstring).
-SESSION_THREADS = 1
 _LOOKUP_CHUNK = 256
 _INFO_FIELDS = {f.name for f in dataclasses.fields(TextureInfo)}
 
@@ -123,15 +121,7 @@ def _decode_one(
             content_hash = file_content_hash(file.path)
             hit = cache.get_by_content(model_id, file.size, content_hash)
             if hit is not None and _has_hashes(hit, hashes):
-                return _Decoded(
-                    None,
-                    _info_from_json(hit.info),
-                    None,
-                    hit.pixel_hash,
-                    hit.perceptual_hash,
-                    content_hash,
-                    hit,
-                )
+                return _cached_decoded(hit, content_hash)
         t0 = time.perf_counter()
         # Hashes are of the full first mip, so only an unhashed decode may shrink early.
         min_size = None if hashes else manager.input_size
@@ -156,17 +146,15 @@ def _decode_one(
         return _Decoded(None, None, exc.reason)
     except OSError as exc:
         return _Decoded(None, None, f"cannot read file: {exc.strerror or exc}")
-    except MemoryError:
-        return _Decoded(None, None, "not enough memory to decode this texture")
     except Exception as exc:  # one bad file must never stop the run: report it and go on
-        log.exception("unexpected error decoding %s", file.path)
-        return _Decoded(None, None, f"unexpected error: {type(exc).__name__}: {exc}")
+        return _Decoded(None, None, _unexpected("decoding", file.path, exc))
 
 
-def _unexpected(path: str, exc: BaseException) -> str:
+def _unexpected(stage: str, path: str, exc: BaseException) -> str:
+    """The message for a file that failed for a reason no decoder foresaw (logged with its traceback)."""
     if isinstance(exc, MemoryError):
-        return "not enough memory to decode this texture"
-    log.error("unexpected error preparing %s", path, exc_info=exc)
+        return "not enough memory for this texture"
+    log.error("unexpected error %s %s", stage, path, exc_info=exc)
     return f"unexpected error: {type(exc).__name__}: {exc}"
 
 
@@ -189,31 +177,31 @@ def _prepare_chunk(
             chunk.append((file, _cached_decoded(hit)))
         else:
             chunk.append((file, _decode_one(file, manager, hashes, max_pixels, cache, model_id, stats)))
-    waiting = [d for _, d in chunk if d.pixels is not None]
+    waiting = [(file, d) for file, d in chunk if d.pixels is not None]
     if not waiting:
         return chunk
     t0 = time.perf_counter()
     try:
-        prepared = manager.prepare_batch([d.pixels for d in waiting], [d.pixel_hash for d in waiting])
+        prepared = manager.prepare_batch([d.pixels for _, d in waiting], [d.pixel_hash for _, d in waiting])
     except Exception:  # find the file that broke the batch: its neighbours still get classified
         prepared = []
-        for file, d in chunk:
-            if d.pixels is None:
-                continue
+        for file, d in waiting:
             try:
                 prepared.append(manager.prepare(d.pixels, d.pixel_hash))
             except Exception as exc:  # one bad file must never stop the run: report it and go on
                 prepared.append(None)
-                d.error = _unexpected(file.path, exc)
-    for d, p in zip(waiting, prepared, strict=True):
+                d.error = _unexpected("preparing", file.path, exc)
+    for (_, d), p in zip(waiting, prepared, strict=True):
         d.prepared, d.pixels = p, None
     if stats is not None:
         stats.add(prepare_s=time.perf_counter() - t0)
     return chunk
 
 
-def _cached_decoded(hit: CachedPrediction) -> _Decoded:
-    return _Decoded(None, _info_from_json(hit.info), None, hit.pixel_hash, hit.perceptual_hash, None, hit)
+def _cached_decoded(hit: CachedPrediction, content_hash: str | None = None) -> _Decoded:
+    return _Decoded(
+        None, _info_from_json(hit.info), None, hit.pixel_hash, hit.perceptual_hash, content_hash, hit
+    )
 
 
 @dataclass

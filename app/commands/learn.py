@@ -89,12 +89,8 @@ def _error(message: str, code: int = EXIT_FAILED) -> int:
 
 def _manager(model: str | None):
     from ai.model_manager import ModelManager
-    from app.pipeline import SESSION_THREADS
 
-    config = {"num_threads": SESSION_THREADS}
-    if model:
-        config["model_path"] = model
-    manager = ModelManager.create_default(config)
+    manager = ModelManager.create_default({"model_path": model} if model else {})
     manager.learner = None  # raw model answers: the learner is applied here, visibly
     return manager
 

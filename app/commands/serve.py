@@ -59,7 +59,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--max-request-mb", type=non_negative, default=8.0, metavar="MB", help="request body limit"
     )
-    p.add_argument("--threads", type=positive_int, metavar="N", help="onnxruntime threads")
+    p.add_argument(
+        "--threads", type=positive_int, metavar="N", help="onnxruntime threads per batch worker (default 1)"
+    )
     p.add_argument("--providers", metavar="LIST", help="onnxruntime providers, e.g. cuda,cpu")
     p.set_defaults(func=run_serve)
 

@@ -168,12 +168,9 @@ def run_sort(args: argparse.Namespace) -> int:
 
 def _classify(args, source: str, out: str):
     from ai.model_manager import ModelManager
-    from app.pipeline import SESSION_THREADS, classify_folder
+    from app.pipeline import classify_folder
 
-    config = {"num_threads": SESSION_THREADS}
-    if args.model:
-        config["model_path"] = args.model
-    manager = ModelManager.create_default(config)
+    manager = ModelManager.create_default({"model_path": args.model} if args.model else {})
     if args.model and manager.offline_model is None:
         _err(f"cannot use model: {manager.offline_error}")
         return None
