@@ -29,7 +29,6 @@ from ai.preprocess import normalize
 from ai.textures import DEFAULT_MAX_PIXELS, load_texture
 from app.pipeline import (
     DEFAULT_BATCH,
-    SESSION_THREADS,
     PipelineStats,
     _prepare_chunk,
     classify_files,
@@ -72,15 +71,17 @@ def _rate(count: int, seconds: float) -> float:
     return count / max(seconds, 1e-9)
 
 
-def measure_pipeline(files, manager, threads, batch, cache=None) -> tuple[float, PipelineStats]:
+def measure_pipeline(files, manager, threads, batch, cache=None) -> tuple[float, PipelineStats, float]:
+    """(files/s, stage times, CPU seconds per file of every thread of this process)."""
     stats = PipelineStats()
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     count = 0
     for results in classify_files(
         files, manager, threads=threads, batch_size=batch, cache=cache, stats=stats
     ):
         count += len(results)
-    return _rate(count, time.perf_counter() - start), stats
+    seconds = time.perf_counter() - start
+    return _rate(count, seconds), stats, (time.process_time() - cpu) / max(count, 1)
 
 
 def measure_decode_ceiling(files, manager, threads, batch: int) -> tuple[float, list]:
@@ -117,11 +118,12 @@ def measure_inference_ceiling(manager, decoded, batch, total, threads) -> float:
         return _rate(runs * batch, time.perf_counter() - start)
 
 
-def measure_naive(files, manager) -> float:
+def measure_naive(files, manager) -> tuple[float, float]:
+    """(files/s, CPU seconds per file) of one file at a time; loading the session is not counted."""
     model = manager.offline_model
     sample = files[:NAIVE_MAX_FILES]
     session = OnnxInferenceSession(model.model_path, num_threads=1) if model else None
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     for f in sample:
         try:
             texture = load_texture(f.path)
@@ -132,7 +134,8 @@ def measure_naive(files, manager) -> float:
             session.run(x)
         else:
             manager.predict(texture.pixels)
-    return _rate(len(sample), time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return _rate(len(sample), seconds), (time.process_time() - cpu) / max(len(sample), 1)
 
 
 def run_benchmark(
@@ -146,7 +149,7 @@ def run_benchmark(
     """All figures of one bench run; `with_learner` attaches an empty in-memory learner, as the GUI
     always does (the pipeline then also computes each file's pixel hash)."""
     threads = threads or default_threads()
-    config = {"num_threads": SESSION_THREADS, "providers": providers, "rule_evidence": True}
+    config = {"providers": providers, "rule_evidence": True}
     if model_path:
         config["model_path"] = model_path
     manager = ModelManager.create_default(config)
@@ -167,9 +170,9 @@ def run_benchmark(
         phase_peaks[name] = round(peak_rss_mb(), 1)
         return result
 
-    cpu_start = time.process_time()  # CPU seconds of every thread of this process
-    pipeline_rate, stats = phase("pipeline", lambda: measure_pipeline(files, manager, threads, batch))
-    pipeline_cpu = (time.process_time() - cpu_start) / max(len(files), 1)
+    pipeline_rate, stats, pipeline_cpu = phase(
+        "pipeline", lambda: measure_pipeline(files, manager, threads, batch)
+    )
     decode_rate, decoded = phase(
         "decode_ceiling", lambda: measure_decode_ceiling(files, manager, threads, batch)
     )
@@ -177,9 +180,7 @@ def run_benchmark(
         "inference_ceiling", lambda: measure_inference_ceiling(manager, decoded, batch, len(files), threads)
     )
     decoded = None  # the tensors are not needed past the inference ceiling
-    cpu_start = time.process_time()
-    naive_rate = phase("naive", lambda: measure_naive(files, manager))
-    naive_cpu = (time.process_time() - cpu_start) / max(min(len(files), NAIVE_MAX_FILES), 1)
+    naive_rate, naive_cpu = phase("naive", lambda: measure_naive(files, manager))
     # The naive run uses one core, the pipeline at most min(threads, cores): pipeline/naive cannot
     # exceed that many times naive's CPU cost per file over the pipeline's.
     cores = min(threads, usable_cores())
@@ -187,7 +188,7 @@ def run_benchmark(
     with tempfile.TemporaryDirectory() as tmp:
         cache = PredictionCache(Path(tmp) / "bench-cache.sqlite3")
         phase("cache_fill", lambda: measure_pipeline(files, manager, threads, batch, cache=cache))
-        warm_rate, _ = phase(
+        warm_rate, _, _ = phase(
             "warm_cache", lambda: measure_pipeline(files, manager, threads, batch, cache=cache)
         )
         cache.close()

@@ -123,7 +123,7 @@ def _print_table(f: dict, out) -> None:
         f"(pipeline at {f['ratio_vs_ceiling']:.0%})",
         f"warm (cached) run   {f['warm_cache_files_per_s']:>9.1f} files/s",
         "stage shares        " + ", ".join(f"{k} {v:.0%}" for k, v in f["stage_time_shares"].items()),
-        f"peak RSS            {f['peak_rss_mb']:>9.1f} MB while classifying ("
+        f"peak RSS            {f['peak_rss_mb']:>9.1f} MB while classifying (the bench's other steps: "
         + ", ".join(
             f"{k.replace('_', ' ')} {v:.0f}" for k, v in f["phase_peak_rss_mb"].items() if k != "pipeline"
         )

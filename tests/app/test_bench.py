@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 from ai.paths import model_path
-from app.bench import run_benchmark, scan_for_bench
+from app.bench import run_benchmark, scan_for_bench, usable_cores
 from app.cli import main
 from app.commands.bench import generate_textures
 
@@ -25,10 +24,6 @@ REQUIRED_KEYS = {
     "batch",
     "providers",
 }
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def test_generated_mix_has_every_format_and_size_range(tmp_path):
