@@ -1,7 +1,13 @@
 """Sorting classified textures into folders: plan, journaled apply, resume, roll back, undo, duplicates."""
 
 from app.sorting.apply import FileOutcome, SortSummary, apply_plan, iter_apply, iter_resume, resume_sort
-from app.sorting.dedupe import DEFAULT_NEAR_THRESHOLD, DuplicateGroup, fill_missing_hashes, find_groups
+from app.sorting.dedupe import (
+    DEFAULT_NEAR_THRESHOLD,
+    DuplicateGroup,
+    fill_missing_hashes,
+    find_groups,
+    lacks_hashes,
+)
 from app.sorting.journal import last_undoable_sort, list_sorts, unfinished_sorts
 from app.sorting.plan import LAYOUTS, MODES, PlanEntry, SortPlan, build_plan, write_manifest
 from app.sorting.undo import iter_rollback, iter_undo, rollback_sort, undo_last_sort
@@ -23,6 +29,7 @@ __all__ = [
     "iter_resume",
     "iter_rollback",
     "iter_undo",
+    "lacks_hashes",
     "last_undoable_sort",
     "list_sorts",
     "resume_sort",

@@ -165,6 +165,13 @@ def _group_id(n: int, representative: str) -> str:
     return f"{n:04d}-{stem}"
 
 
+def lacks_hashes(result: FileResult, dedupe: str) -> bool:
+    """Whether a classified file lacks a hash that `dedupe` compares (perceptual ones only for "near")."""
+    if dedupe == "off" or result.error:
+        return False
+    return not result.pixel_hash or (dedupe == "near" and result.perceptual_hash is None)
+
+
 def fill_missing_hashes(
     results: Sequence[FileResult],
     dedupe: str,
@@ -177,13 +184,7 @@ def fill_missing_hashes(
     here, once per file, when a sort asks for near duplicates. `known` (path → hashes) carries
     the work over between plans. A file that no longer decodes is logged and left ungrouped.
     """
-    if dedupe == "off":
-        return list(results)
-    need_perceptual = dedupe == "near"
     known = {} if known is None else known
-
-    def missing(r: FileResult) -> bool:
-        return not r.error and (not r.pixel_hash or (need_perceptual and r.perceptual_hash is None))
 
     def hash_file(path: str) -> tuple[str, tuple[str | None, int | None]]:
         try:
@@ -193,13 +194,13 @@ def fill_missing_hashes(
             return path, (None, None)
         return path, (pixel_hash(pixels), perceptual_hash(pixels))
 
-    todo = [r.path for r in results if missing(r) and r.path not in known]
+    todo = [r.path for r in results if lacks_hashes(r, dedupe) and r.path not in known]
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="hash") as pool:
             known.update(pool.map(hash_file, todo))
     filled = []
     for r in results:
-        if missing(r) and r.path in known:
+        if lacks_hashes(r, dedupe) and r.path in known:
             pixels, perceptual = known[r.path]
             r = dataclasses.replace(
                 r,

@@ -42,7 +42,15 @@ from PySide6.QtWidgets import (
 
 from ai.errors import SortError
 from app.results import FileResult
-from app.sorting import SortPlan, SortSummary, build_plan, fill_missing_hashes, iter_apply, iter_undo
+from app.sorting import (
+    SortPlan,
+    SortSummary,
+    build_plan,
+    fill_missing_hashes,
+    iter_apply,
+    iter_undo,
+    lacks_hashes,
+)
 from app.sorting.plan import CLASH_PREFIX
 from app.ui.settings import Settings
 from app.ui.worker import GeneratorWorker, Op, batched, start_worker
@@ -281,15 +289,12 @@ class SortDialog(QDialog):
 
         known_hashes = self._known_hashes
         unhashed = sum(
-            1
-            for r in results
-            if options["dedupe"] == "near"
-            and not r.error
-            and r.perceptual_hash is None
-            and r.path not in known_hashes
+            1 for r in results if lacks_hashes(r, options["dedupe"]) and r.path not in known_hashes
         )
         if unhashed:
-            self.plan_summary.setText(f"Planning… comparing {unhashed:,} textures for near duplicates")
+            self.plan_summary.setText(
+                f"Planning… reading {unhashed:,} textures again to compare them for duplicates"
+            )
 
         def make_plan() -> SortPlan:
             # Classified with pixel hashes only; near duplicates need perceptual ones (once per file).
