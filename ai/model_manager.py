@@ -20,14 +20,14 @@ import numpy as np
 from PIL import Image
 
 from ai.errors import ModelError, OnlineError
-from ai.model_registry import active_model_path
+from ai.learning.user_rules import UserRuleSet, apply_user_rules
 from ai.offline_model import OfflineModel
+from ai.packages.registry import active_model_path
 from ai.paths import model_path
-from ai.preprocess import normalize, to_model_rgb
 from ai.rules import RuleClassifier
 from ai.taxonomy import default_categories
+from ai.textures.preprocess import normalize, to_model_rgb
 from ai.types import Classification, top_k
-from ai.user_rules import UserRuleSet, apply_user_rules
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,13 @@ RULE_MAP_CATEGORIES = ("map/normal", "map/mask", "ui/font")
 
 
 class OnlineClassifier(Protocol):
-    """What ModelManager needs from an online model (see ai/online_model.py)."""
+    """What ModelManager needs from an online model (see ai/online/model.py)."""
 
     def predict(self, rgba: np.ndarray, categories: list[str], top_k: int) -> Classification: ...
 
 
 class Learner(Protocol):
-    """What ModelManager needs from the correction learner (see ai/training.py)."""
+    """What ModelManager needs from the correction learner (see ai/learning/learner.py)."""
 
     def adjust_probabilities(
         self,

@@ -13,7 +13,7 @@ import numpy as np
 
 from ai.errors import ModelError
 from ai.inference import OnnxInferenceSession
-from ai.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize, to_model_rgb
+from ai.textures.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize, to_model_rgb
 from ai.types import Classification, top_k
 
 log = logging.getLogger(__name__)

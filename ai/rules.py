@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from ai.preprocess import resize_rgba
 from ai.taxonomy import default_categories
+from ai.textures.preprocess import resize_rgba
 from ai.types import Classification, top_k
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ import numpy as np
 from ai.inference import OnnxInferenceSession
 from ai.model_manager import ModelManager
 from ai.prediction_cache import PredictionCache
-from ai.preprocess import normalize
 from ai.textures import DEFAULT_MAX_PIXELS, load_texture
+from ai.textures.preprocess import normalize
 from app.pipeline import (
     DEFAULT_BATCH,
     PipelineStats,
@@ -154,8 +154,8 @@ def run_benchmark(
         config["model_path"] = model_path
     manager = ModelManager.create_default(config)
     if with_learner:
-        from ai.training import IncrementalLearner
-        from ai.training_store import TrainingDataStore
+        from ai.learning.learner import IncrementalLearner
+        from ai.learning.store import TrainingDataStore
 
         manager.learner = IncrementalLearner(TrainingDataStore(":memory:"))
     # Order: pipeline first (cold file cache is fair only for the first reader; run it twice and keep the second).

@@ -28,7 +28,7 @@ def create_manager(
     if model_path:
         config["model_path"] = model_path
     if rules:
-        from ai.user_rules import UserRulesError, load_user_rules
+        from ai.learning.user_rules import UserRulesError, load_user_rules
 
         try:
             ruleset = load_user_rules()
@@ -39,7 +39,7 @@ def create_manager(
         config.update(_online_options())
     manager = ModelManager.create_default(config)
     if learn:
-        from ai.training import IncrementalLearner
+        from ai.learning.learner import IncrementalLearner
 
         learner = IncrementalLearner()
         if always_learn or len(learner):
@@ -51,7 +51,7 @@ def create_manager(
 
 
 def _online_options() -> dict:
-    from ai.online_config import load_settings
+    from ai.online.config import load_settings
 
     try:
         return load_settings().manager_options()

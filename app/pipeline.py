@@ -25,10 +25,10 @@ import numpy as np
 from PIL import Image
 
 from ai.errors import TextureError
-from ai.hashing import pixel_hash
 from ai.model_manager import ModelManager, ModelOutputs, Prepared
 from ai.prediction_cache import CachedPrediction, PredictionCache, file_content_hash
 from ai.textures import DEFAULT_MAX_PIXELS, TextureInfo, load_texture, reduction_factor
+from ai.textures.hashing import pixel_hash
 from app.results import FileResult
 from app.scan import ScannedFile, scan_textures
 
@@ -130,7 +130,7 @@ def _decode_one(
         if hashes:
             digest = pixel_hash(texture.pixels)
         if hashes == "all":
-            from ai.phash import perceptual_hash
+            from ai.textures.phash import perceptual_hash
 
             phash = perceptual_hash(texture.pixels)
         # The batch holds its decoded files until they are prepared together: keep only what the

@@ -4,7 +4,7 @@ A Starlette app run by uvicorn. Concurrent requests are decoded in worker thread
 a batcher task hands everything queued (up to `max_batch`, waiting at most `batch_wait_ms`
 for more) to `ModelManager.classify_prepared` as one model call; `batch_workers` such tasks
 may run model calls at once. Desktops point the online provider `classify` at it (see
-`ai/online_providers/classify.py` for the wire format).
+`ai/online/providers/classify.py` for the wire format).
 """
 
 from __future__ import annotations

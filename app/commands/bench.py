@@ -49,7 +49,7 @@ def register(subparsers) -> None:
 
 def generate_textures(folder: Path, count: int, size: int | None = None, seed: int = 0) -> list[Path]:
     """Write `count` textures of GENERATED_MIX into folder; deterministic for a seed."""
-    from ai.texture_synth import IMAGE_KINDS, synth_image, write_dds, write_png, write_tga, write_tim2
+    from ai.textures.synth import IMAGE_KINDS, synth_image, write_dds, write_png, write_tga, write_tim2
 
     rng = np.random.default_rng(seed)
     kinds, weights = zip(*GENERATED_MIX, strict=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ai.errors import StoreError, TextureError
-from ai.hashing import pixel_hash
-from ai.training import CorrectionRecord, IncrementalLearner, LearnerSettings, TrainingDataStore
+from ai.learning.learner import CorrectionRecord, IncrementalLearner, LearnerSettings, TrainingDataStore
+from ai.textures.hashing import pixel_hash
 from ai.types import top_k
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

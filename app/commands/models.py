@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from ai.errors import PackageError
-from ai.model_exporter import ModelExporter, ModelImporter
-from ai.model_registry import ModelRecord, ModelRegistry
-from ai.package_validation import RESERVED_NAMES, slugify
+from ai.packages.exporter import ModelExporter, ModelImporter
+from ai.packages.registry import ModelRecord, ModelRegistry
+from ai.packages.validation import RESERVED_NAMES, slugify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

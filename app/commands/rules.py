@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ai.user_rules import (
+from ai.learning.user_rules import (
     COMBINE_MODES,
     UserRule,
     UserRulesError,

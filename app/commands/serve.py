@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ai import secrets
 from ai.errors import OnlineError, TextureSorterError
-from ai.online_config import IMAGE_FORMATS, OnlineSettings, load_settings, save_settings, settings_path
-from ai.online_providers import get_provider, provider_names
+from ai.online import secrets
+from ai.online.config import IMAGE_FORMATS, OnlineSettings, load_settings, save_settings, settings_path
+from ai.online.providers import get_provider, provider_names
 from app.argtypes import non_negative, positive_int
 
 TOKEN_ENV = "TEXTURE_SORTER_SERVE_TOKEN"
@@ -191,7 +191,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def _bench_bodies(categories: list[str], size: int, count: int = 8) -> list[bytes]:
     """A few different textures as /classify bodies, encoded as a desktop client would send them."""
-    from ai.online_model import encode_image
+    from ai.online.model import encode_image
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
@@ -398,7 +398,7 @@ def _test_image(path: str | None) -> np.ndarray:
 
 def run_online_test(args: argparse.Namespace) -> int:
     from ai.model_manager import ModelManager
-    from ai.online_model import OnlineModel
+    from ai.online.model import OnlineModel
 
     settings = load_settings()
     try:

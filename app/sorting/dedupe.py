@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ai.errors import TextureError
-from ai.hashing import pixel_hash
-from ai.phash import FLAT_HASH, as_hash_array, pairs_within, perceptual_hash
 from ai.textures import load_texture
+from ai.textures.hashing import pixel_hash
+from ai.textures.phash import FLAT_HASH, as_hash_array, pairs_within, perceptual_hash
 from app.results import FileResult
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Models in the GUI: import a .ps2model, export the active model, list, choose and remove models.
 
 `ModelActions` holds the flows (file dialog → background job → plain message → optional switch);
-the jobs themselves are `ai.model_exporter` and `ai.model_registry` calls.
+the jobs themselves are `ai.packages.exporter` and `ai.packages.registry` calls.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from ai.errors import PackageError
-from ai.model_exporter import ModelExporter, ModelImporter
-from ai.model_registry import ModelRecord, ModelRegistry
-from ai.package_validation import slugify
+from ai.packages.exporter import ModelExporter, ModelImporter
+from ai.packages.registry import ModelRecord, ModelRegistry
+from ai.packages.validation import slugify
 from app.ui.results_model import human_size
 from app.ui.worker import Op
 

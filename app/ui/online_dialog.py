@@ -1,6 +1,6 @@
 """The Online Classifier dialog: provider, address, model, API key (kept in the OS keyring), limits, test.
 
-It edits `ai.online_config.OnlineSettings` and saves them with `save_settings`, which puts the
+It edits `ai.online.config.OnlineSettings` and saves them with `save_settings`, which puts the
 key in the keyring when there is one; "Test connection" sends one small image through
 `OnlineModel` off the UI thread and says plainly what came back.
 """
@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ai import secrets
 from ai.errors import OnlineError
-from ai.online_config import OnlineSettings, load_settings, save_settings, settings_path
-from ai.online_providers import PROVIDERS, provider_names
-from ai.texture_synth import synth_image
+from ai.online import secrets
+from ai.online.config import OnlineSettings, load_settings, save_settings, settings_path
+from ai.online.providers import PROVIDERS, provider_names
+from ai.textures.synth import synth_image
 from app.ui.worker import Op
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ PROVIDER_LABELS = {
 
 def test_connection(settings: OnlineSettings, categories: list[str]) -> str:
     """Classify one generated image with these settings; the answer as a sentence (OnlineError if none)."""
-    from ai.online_model import OnlineModel
+    from ai.online.model import OnlineModel
 
     image = synth_image(64, "gradient", seed=1)
     model = OnlineModel(settings)

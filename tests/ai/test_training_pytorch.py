@@ -239,7 +239,7 @@ def test_augmentation_handles_textures_smaller_than_the_crop():
     pytest.importorskip("torch")
     import numpy as np
 
-    from ai.training_data import augment_rgba
+    from ai.training_pytorch.data import augment_rgba
 
     rng = np.random.default_rng(0)
     for shape in ((1, 1), (2, 40), (3, 3), (40, 2)):

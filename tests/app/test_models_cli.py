@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from ai.model_registry import ModelRegistry
+from ai.packages.registry import ModelRegistry
 from app.cli import main
 
 CATEGORIES = ["wood", "metal", "map/normal"]

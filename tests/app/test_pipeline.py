@@ -224,7 +224,7 @@ def test_copied_file_is_recognised_by_content(tmp_path, manager):
 
 def test_a_correction_reranks_the_folder_without_decoding(tmp_path, tiny_model, monkeypatch):
     import app.pipeline as pipeline
-    from ai.training import IncrementalLearner, TrainingDataStore
+    from ai.learning.learner import IncrementalLearner, TrainingDataStore
     from app.pipeline import rerank
 
     learner = IncrementalLearner(TrainingDataStore(tmp_path / "training.sqlite3"))
@@ -251,7 +251,7 @@ def test_a_correction_reranks_the_folder_without_decoding(tmp_path, tiny_model, 
 
 
 def test_user_path_rules_take_part_in_classification(tmp_path, tiny_model):
-    from ai.user_rules import UserRule, UserRuleSet
+    from ai.learning.user_rules import UserRule, UserRuleSet
 
     rules = UserRuleSet([UserRule("*_nm.*", "map/normal")], mode="rules_win")
     manager = ModelManager.create_default({"model_path": tiny_model, "user_rules": rules})

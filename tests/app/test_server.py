@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from ai.model_manager import ModelManager
-from ai.online_model import OnlineModel
+from ai.online.model import OnlineModel
 from ai.taxonomy import default_categories
 from app.cli import main
 from app.commands.serve import READY_PREFIX, _bench_bodies, _load

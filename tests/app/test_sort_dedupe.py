@@ -19,10 +19,10 @@ import pytest
 from PIL import Image
 
 from ai.errors import TextureError
-from ai.hashing import pixel_hash
-from ai.phash import FLAT_HASH, perceptual_hash
-from ai.texture_synth_dds import write_dds
 from ai.textures import SUPPORTED_EXTENSIONS, TextureInfo, load_texture
+from ai.textures.hashing import pixel_hash
+from ai.textures.phash import FLAT_HASH, perceptual_hash
+from ai.textures.synth_dds import write_dds
 from ai.types import Prediction
 from app.results import FileResult
 from app.sorting.dedupe import DEFAULT_NEAR_THRESHOLD, find_groups, mip_base_name
@@ -253,9 +253,9 @@ def test_pcsx2_mip_files_join_their_base_texture_by_name(tmp_path):
 
 
 def test_hashes_missing_from_a_gui_classification_are_filled_for_near_duplicates(tmp_path, tiny_model):
+    from ai.learning.learner import IncrementalLearner
+    from ai.learning.store import TrainingDataStore
     from ai.model_manager import ModelManager
-    from ai.training import IncrementalLearner
-    from ai.training_store import TrainingDataStore
     from app.pipeline import classify_folder
     from app.sorting import fill_missing_hashes
 

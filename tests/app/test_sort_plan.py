@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from ai.errors import SortError
-from ai.hashing import pixel_hash
-from ai.phash import perceptual_hash
-from ai.texture_synth_dds import write_dds
 from ai.textures import load_texture
+from ai.textures.hashing import pixel_hash
+from ai.textures.phash import perceptual_hash
+from ai.textures.synth_dds import write_dds
 from ai.types import Prediction
 from app.results import FileResult
 from app.scan import scan_textures

@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from ai import secrets
 from ai.model_manager import ModelManager
-from ai.online_config import load_settings
+from ai.online import secrets
+from ai.online.config import load_settings
 from ai.taxonomy import default_categories
 from app.ui.about import AboutDialog
 from app.ui.online_dialog import OnlineDialog

@@ -7,8 +7,8 @@ import zipfile
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ai.model_exporter import ModelExporter
-from ai.model_registry import ModelRegistry
+from ai.packages.exporter import ModelExporter
+from ai.packages.registry import ModelRegistry
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_opening_a_ps2model_path_imports_it(window, package, qtbot, monkeypatch)
 def test_choosing_a_model_in_the_models_menu_reclassifies_with_it(
     window, classify, package, fixtures_dir, qtbot, monkeypatch
 ):
-    from ai.model_exporter import ModelImporter
+    from ai.packages.exporter import ModelImporter
 
     ModelImporter().import_model(package)
     classify(window, fixtures_dir / "redeclipse")
@@ -124,7 +124,7 @@ def test_export_model_writes_a_package_with_the_corrections(
 ):
     from PySide6.QtWidgets import QDialog
 
-    from ai.model_exporter import ModelImporter
+    from ai.packages.exporter import ModelImporter
     from app.ui.models_ui import ExportDialog
 
     classify(window, fixtures_dir / "redeclipse")

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from ai import training_pytorch
-from ai.model_registry import ModelRegistry
+from ai.packages.registry import ModelRegistry
 from app.ui.training_tab import INSTALL_COMMAND
 
 

@@ -1,0 +1,33 @@
+"""Textures: decode any supported file to RGBA pixels, prepare them for a model, and hash them.
+
+`load_texture` (ai.textures.loader) is the front door; the format modules (dds, tim2) register with
+it. preprocess turns pixels into model tensors, hashing and phash give a texture's identity, and
+synth/synth_dds write synthetic files of every format for tests and the benchmark.
+This package imports nothing else of ai/ but ai.errors.
+"""
+
+from ai.textures.loader import (
+    DEFAULT_MAX_PIXELS,
+    SUPPORTED_EXTENSIONS,
+    DecodeRequest,
+    Texture,
+    TextureInfo,
+    is_texture_path,
+    load_texture,
+    palette_lookup,
+    pick_mip_level,
+    reduction_factor,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "SUPPORTED_EXTENSIONS",
+    "DecodeRequest",
+    "Texture",
+    "TextureInfo",
+    "is_texture_path",
+    "load_texture",
+    "palette_lookup",
+    "pick_mip_level",
+    "reduction_factor",
+]
