@@ -52,9 +52,10 @@ def create_manager(
 
 def _online_options() -> dict:
     from ai.online.config import load_settings
+    from ai.online.model import manager_options
 
     try:
-        return load_settings().manager_options()
+        return manager_options(load_settings())
     except Exception as exc:  # a broken online setting must not stop offline classification
         log.warning("online classifier not used: %s", exc)
         return {}

@@ -95,16 +95,6 @@ class OnlineSettings:
         """One keyring entry per provider, so switching provider keeps each service's key."""
         return f"online-{self.provider}"
 
-    def manager_options(self):
-        """`ModelManager.create_default` keys for this configuration: online model and uncertain-only mode."""
-        from ai.online.model import OnlineModel  # here, not at import: OnlineModel imports these settings
-
-        return {
-            "online": OnlineModel.from_config(self),
-            "online_uncertain_only": self.uncertain_only,
-            "online_threshold": self.threshold,
-        }
-
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
     try:

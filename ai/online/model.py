@@ -374,3 +374,12 @@ def _host(url: str) -> str:
         return httpx.URL(url).host or url
     except httpx.InvalidURL:
         return "the service"
+
+
+def manager_options(settings: OnlineSettings) -> dict[str, Any]:
+    """`ModelManager.create_default` keys for these settings: online model and uncertain-only mode."""
+    return {
+        "online": OnlineModel.from_config(settings),
+        "online_uncertain_only": settings.uncertain_only,
+        "online_threshold": settings.threshold,
+    }

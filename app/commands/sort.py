@@ -14,9 +14,10 @@ import time
 
 from ai.errors import SortError
 from app.argtypes import fraction, positive_int
-from app.sorting.apply import OutcomeStream, SortSummary, iter_apply, iter_resume, run_to_summary
+from app.sorting.apply import iter_apply
 from app.sorting.dedupe import DEDUPE_MODES, DEFAULT_NEAR_THRESHOLD
 from app.sorting.journal import unfinished_sorts
+from app.sorting.outcomes import OutcomeStream, SortSummary, run_to_summary
 from app.sorting.plan import (
     DEFAULT_UNSORTED,
     DUPLICATE_POLICIES,
@@ -25,6 +26,7 @@ from app.sorting.plan import (
     build_plan,
     write_manifest,
 )
+from app.sorting.resume import iter_resume
 from app.sorting.undo import iter_rollback, iter_undo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

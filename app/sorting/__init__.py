@@ -1,6 +1,6 @@
 """Sorting classified textures into folders: plan, journaled apply, resume, roll back, undo, duplicates."""
 
-from app.sorting.apply import FileOutcome, SortSummary, apply_plan, iter_apply, iter_resume, resume_sort
+from app.sorting.apply import apply_plan, iter_apply
 from app.sorting.dedupe import (
     DEFAULT_NEAR_THRESHOLD,
     DuplicateGroup,
@@ -9,7 +9,9 @@ from app.sorting.dedupe import (
     lacks_hashes,
 )
 from app.sorting.journal import last_undoable_sort, list_sorts, unfinished_sorts
+from app.sorting.outcomes import FileOutcome, SortSummary
 from app.sorting.plan import LAYOUTS, MODES, PlanEntry, SortPlan, build_plan, write_manifest
+from app.sorting.resume import iter_resume, resume_sort
 from app.sorting.undo import iter_rollback, iter_undo, rollback_sort, undo_last_sort
 
 __all__ = [

@@ -15,14 +15,7 @@ import time
 from collections.abc import Iterator
 
 from ai.errors import SortError
-from app.sorting.apply import (
-    FileOutcome,
-    OutcomeStream,
-    ProgressCallback,
-    SortSummary,
-    run_to_summary,
-    tmp_tag,
-)
+from app.sorting.apply import tmp_tag
 from app.sorting.journal import (
     Journal,
     SortLock,
@@ -32,6 +25,7 @@ from app.sorting.journal import (
     unfinished_sorts,
 )
 from app.sorting.ops import Operator, OpFailed, describe
+from app.sorting.outcomes import FileOutcome, OutcomeStream, ProgressCallback, SortSummary, run_to_summary
 
 log = logging.getLogger(__name__)
 

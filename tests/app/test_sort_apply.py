@@ -21,7 +21,7 @@ from PIL import Image
 from ai.errors import SortError
 from ai.types import Prediction
 from app.results import FileResult
-from app.sorting.apply import apply_plan, iter_apply, resume_sort
+from app.sorting import apply_plan, iter_apply, resume_sort
 from app.sorting.journal import SortLock, iter_records, list_sorts, unfinished_sorts
 from app.sorting.ops import TMP_SUFFIX
 from app.sorting.plan import STATE_DIR_NAME, SortPlan, build_plan

@@ -18,7 +18,7 @@ import pytest
 
 from ai.types import Prediction
 from app.results import FileResult
-from app.sorting.apply import apply_plan, resume_sort
+from app.sorting import apply_plan, resume_sort
 from app.sorting.journal import list_sorts, read_journal, unfinished_sorts
 from app.sorting.ops import TMP_SUFFIX
 from app.sorting.plan import STATE_DIR_NAME, build_plan

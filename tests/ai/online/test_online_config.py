@@ -195,5 +195,7 @@ def test_unreadable_settings_file_gives_defaults_and_a_warning(caplog):
 
 
 def test_manager_options_carry_uncertain_only_mode():
-    options = OnlineSettings(enabled=False, uncertain_only=False, threshold=0.3).manager_options()
+    from ai.online.model import manager_options
+
+    options = manager_options(OnlineSettings(enabled=False, uncertain_only=False, threshold=0.3))
     assert options == {"online": None, "online_uncertain_only": False, "online_threshold": 0.3}

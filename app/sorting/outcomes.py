@@ -1,0 +1,78 @@
+"""What sorting, resuming and undoing yield: per-file outcomes, their stream and its summary."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    index: int
+    source: str
+    dest: str | None
+    status: str  # sort: moved|copied|skipped|error; undo: restored|removed|kept|error
+    reason: str | None = None
+    done: int = 0
+    total: int = 0
+
+
+@dataclass
+class SortSummary:
+    sort_id: str | None
+    out_dir: str
+    counts: Counter = field(default_factory=Counter)
+    problems: list[FileOutcome] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    cancelled: bool = False
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.counts[outcome.status] += 1
+        if outcome.status in ("skipped", "error", "kept"):
+            self.problems.append(outcome)
+
+
+def run_to_summary(
+    outcomes: Iterator[FileOutcome],
+    out_dir: str,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> SortSummary:
+    """Drive an outcome generator to the end, reporting progress; the summary of what happened."""
+    started = time.perf_counter()
+    summary = SortSummary(None, out_dir)
+    for outcome in outcomes:
+        summary.add(outcome)
+        if progress is not None:
+            progress(outcome.done, outcome.total, outcome.source)
+    summary.elapsed_s = time.perf_counter() - started
+    summary.cancelled = bool(cancel is not None and cancel.is_set())
+    summary.sort_id = getattr(outcomes, "sort_id", None)
+    return summary
+
+
+class OutcomeStream:
+    """A generator of FileOutcomes that also tells which sort it belongs to (once it started)."""
+
+    def __init__(self, body: Callable[[OutcomeStream], Iterator[FileOutcome]]):
+        self.sort_id: str | None = None
+        self._gen = body(self)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> FileOutcome:
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()
+
+    def throw(self, exc: BaseException) -> FileOutcome:
+        """Raise `exc` where the work stopped, as a generator does (what a crash looks like)."""
+        return self._gen.throw(exc)
