@@ -34,7 +34,7 @@ from ai import __version__ as APP_VERSION
 from ai.errors import ModelError, PackageError
 from ai.inference import OnnxInferenceSession
 from ai.packages.registry import INSTALL_INFO, ModelRegistry
-from ai.packages.validation import (
+from ai.packages.schema import (
     CATEGORIES_MEMBER,
     DEFAULT_LIMITS,
     KNOWN_MEMBERS,
@@ -44,17 +44,14 @@ from ai.packages.validation import (
     PACKAGE_VERSION,
     README_MEMBER,
     TRAINING_MEMBER,
-    PackageContents,
     PackageLimits,
     categories_problems,
     fail,
-    open_archive,
     parse_json,
-    read_package,
     slugify,
-    stream_member,
     validate_metadata,
 )
+from ai.packages.validation import PackageContents, open_archive, read_package, stream_member
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 from ai import __version__ as APP_VERSION
 from ai.errors import ModelError, PackageError
 from ai.inference import OnnxInferenceSession
-from ai.packages.validation import RESERVED_NAMES, slugify, version_key, version_problem
+from ai.packages.schema import RESERVED_NAMES, slugify, version_key, version_problem
 from ai.paths import model_path, user_config_dir, user_data_dir
 from ai.taxonomy import default_categories
 

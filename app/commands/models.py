@@ -14,7 +14,7 @@ from pathlib import Path
 from ai.errors import PackageError
 from ai.packages.exporter import ModelExporter, ModelImporter
 from ai.packages.registry import ModelRecord, ModelRegistry
-from ai.packages.validation import RESERVED_NAMES, slugify
+from ai.packages.schema import RESERVED_NAMES, slugify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from ai.errors import PackageError
 from ai.packages.exporter import ModelExporter, ModelImporter
 from ai.packages.registry import ModelRecord, ModelRegistry
-from ai.packages.validation import slugify
+from ai.packages.schema import slugify
 from app.ui.results_model import human_size
 from app.ui.worker import Op
 

@@ -19,7 +19,7 @@ from ai import __version__
 from ai.errors import PackageError
 from ai.packages.exporter import ModelExporter, ModelImporter
 from ai.packages.registry import ModelRegistry
-from ai.packages.validation import validate_metadata
+from ai.packages.schema import validate_metadata
 
 CATEGORIES = ["wood", "metal", "map/normal", "ui/font"]
 
