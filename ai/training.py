@@ -4,6 +4,7 @@ The code lives in ai.learning; this module keeps the seed document's imports wor
 """
 
 from ai.learning.learner import IncrementalLearner
-from ai.learning.store import CorrectionRecord, TrainingDataStore
+from ai.learning.records import CorrectionRecord
+from ai.learning.store import TrainingDataStore
 
 __all__ = ["CorrectionRecord", "IncrementalLearner", "TrainingDataStore"]

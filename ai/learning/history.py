@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ai.errors import StoreError
-from ai.learning.store import ORIGIN_IMPORT, CorrectionRecord, decode_embedding, encode_embedding
+from ai.learning.records import ORIGIN_IMPORT, CorrectionRecord, decode_embedding, encode_embedding
 
 HISTORY_FORMAT = "texture-sorter-corrections"
 HISTORY_VERSION = 1

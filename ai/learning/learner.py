@@ -33,7 +33,8 @@ import numpy as np
 
 from ai.learning.embedding_index import EXACT_LIMIT, EmbeddingIndex, normalise_rows
 from ai.learning.history import ImportResult, read_history, write_history
-from ai.learning.store import ORIGIN_USER, CorrectionRecord, TrainingDataStore
+from ai.learning.records import ORIGIN_USER, CorrectionRecord
+from ai.learning.store import TrainingDataStore
 from ai.textures.hashing import pixel_hash
 from ai.types import Prediction, top_k
 

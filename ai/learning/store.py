@@ -1,4 +1,6 @@
-"""`TrainingDataStore`: the SQLite database of user corrections (schema, migrations, recovery).
+"""`TrainingDataStore`: the SQLite database of user corrections (opening, recovery, queries).
+
+The record, its table schema and migrations are ai.learning.records.
 
 Threading: one connection per store, shared by all threads and serialised by an RLock. The
 learner keeps everything it predicts with in memory, so the database only sees short writes and
@@ -28,106 +30,30 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from ai.errors import StoreError
+from ai.learning.records import (
+    COLUMNS,
+    MIGRATIONS,
+    NO_EMBEDDING_COLUMNS,
+    ORIGIN_USER,
+    SCHEMA_VERSION,
+    CorrectionRecord,
+    encode_embedding,
+    row_to_record,
+)
 from ai.paths import user_data_dir
 
 log = logging.getLogger(__name__)
 
 DB_FILE_NAME = "training.sqlite3"
-SCHEMA_VERSION = 2
 MEMORY = ":memory:"
 SQLITE_HEADER = b"SQLite format 3\x00"
-ORIGIN_USER = "user"
-ORIGIN_IMPORT = "import"
 
 
-@dataclass
-class CorrectionRecord:
-    """One user correction: the seed's record plus the model that guessed and its embedding."""
 
-    texture_path: str
-    texture_hash: str
-    corrected_category: str
-    original_category: str | None = None
-    confidence: float | None = None
-    timestamp: float = field(default_factory=time.time)
-    image_width: int | None = None
-    image_height: int | None = None
-    image_channels: int | None = None
-    metadata: dict = field(default_factory=dict)
-    model_id: str | None = None
-    model_version: str | None = None
-    embedding: np.ndarray | None = None  # float32 [D]; stored as float16
-    origin: str = ORIGIN_USER
-    id: int | None = None
-    is_current: bool = True
-
-    @property
-    def embedding_dim(self) -> int | None:
-        return None if self.embedding is None else int(self.embedding.shape[-1])
-
-    @property
-    def is_confirmation(self) -> bool:
-        """The user accepted the model's own guess."""
-        return self.original_category == self.corrected_category
-
-
-# -- schema ------------------------------------------------------------------------------------
-
-
-def _migrate_1(conn: sqlite3.Connection) -> None:
-    # The seed application's correction record.
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS corrections (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            texture_path TEXT NOT NULL,
-            texture_hash TEXT NOT NULL,
-            original_category TEXT,
-            corrected_category TEXT NOT NULL,
-            confidence REAL,
-            timestamp REAL NOT NULL,
-            image_width INTEGER,
-            image_height INTEGER,
-            image_channels INTEGER,
-            metadata TEXT NOT NULL DEFAULT '{}'
-        )"""
-    )
-
-
-def _migrate_2(conn: sqlite3.Connection) -> None:
-    # Which model guessed (embeddings are only comparable within one model), its embedding,
-    # whether the row is the current answer for its texture, and user vs imported rows.
-    for column in (
-        "model_id TEXT",
-        "model_version TEXT",
-        "embedding BLOB",
-        "embedding_dim INTEGER",
-        "is_current INTEGER NOT NULL DEFAULT 1",
-        f"origin TEXT NOT NULL DEFAULT '{ORIGIN_USER}'",
-    ):
-        conn.execute(f"ALTER TABLE corrections ADD COLUMN {column}")
-    # Rows written by version 1 may repeat a texture: keep only the latest one current.
-    conn.execute(
-        """UPDATE corrections SET is_current = (id = (
-               SELECT c2.id FROM corrections AS c2 WHERE c2.texture_hash = corrections.texture_hash
-               ORDER BY c2.timestamp DESC, c2.id DESC LIMIT 1))"""
-    )
-    conn.execute("CREATE INDEX IF NOT EXISTS corrections_hash ON corrections (texture_hash, is_current)")
-
-
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1, 2: _migrate_2}
-
-_COLUMNS = (
-    "id, texture_path, texture_hash, original_category, corrected_category, confidence, timestamp, "
-    "image_width, image_height, image_channels, metadata, model_id, model_version, embedding, "
-    "embedding_dim, is_current, origin"
-)
-_NO_EMBEDDING_COLUMNS = _COLUMNS.replace("embedding, embedding_dim", "NULL, NULL")
 
 
 class _Unusable(Exception):
@@ -136,45 +62,6 @@ class _Unusable(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-def encode_embedding(embedding: np.ndarray | None) -> tuple[bytes | None, int | None]:
-    if embedding is None:
-        return None, None
-    vector = np.asarray(embedding, dtype="<f2").reshape(-1)
-    return vector.tobytes(), int(vector.shape[0])
-
-
-def decode_embedding(blob: bytes | None, dim: int | None) -> np.ndarray | None:
-    if blob is None or not dim:
-        return None
-    vector = np.frombuffer(blob, dtype="<f2")
-    return vector.astype(np.float32) if vector.shape[0] == dim else None
-
-
-def _row_to_record(row: tuple) -> CorrectionRecord:
-    try:
-        metadata = json.loads(row[10] or "{}")
-    except ValueError:
-        metadata = {}  # a hand-edited row must not make the whole history unreadable
-    return CorrectionRecord(
-        id=row[0],
-        texture_path=row[1],
-        texture_hash=row[2],
-        original_category=row[3],
-        corrected_category=row[4],
-        confidence=row[5],
-        timestamp=row[6],
-        image_width=row[7],
-        image_height=row[8],
-        image_channels=row[9],
-        metadata=metadata if isinstance(metadata, dict) else {},
-        model_id=row[11],
-        model_version=row[12],
-        embedding=decode_embedding(row[13], row[14]),
-        is_current=bool(row[15]),
-        origin=row[16],
-    )
 
 
 def _check_header(path: Path) -> None:
@@ -376,7 +263,7 @@ class TrainingDataStore:
             )
         blob, dim = encode_embedding(record.embedding)
         cursor = self._execute(
-            f"INSERT INTO corrections ({_COLUMNS.removeprefix('id, ')}) "
+            f"INSERT INTO corrections ({COLUMNS.removeprefix('id, ')}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
             (
                 record.texture_path,
@@ -462,8 +349,8 @@ class TrainingDataStore:
     # -- reading -------------------------------------------------------------------------------
 
     def _get(self, correction_id: int) -> CorrectionRecord | None:
-        row = self._execute(f"SELECT {_COLUMNS} FROM corrections WHERE id = ?", (correction_id,)).fetchone()
-        return _row_to_record(row) if row else None
+        row = self._execute(f"SELECT {COLUMNS} FROM corrections WHERE id = ?", (correction_id,)).fetchone()
+        return row_to_record(row) if row else None
 
     def get(self, correction_id: int) -> CorrectionRecord | None:
         with self._lock:
@@ -473,24 +360,24 @@ class TrainingDataStore:
         """The current correction of a texture, if any."""
         with self._lock:
             row = self._execute(
-                f"SELECT {_COLUMNS} FROM corrections WHERE texture_hash = ? AND is_current = 1 "
+                f"SELECT {COLUMNS} FROM corrections WHERE texture_hash = ? AND is_current = 1 "
                 "ORDER BY timestamp DESC, id DESC LIMIT 1",
                 (texture_hash,),
             ).fetchone()
-        return _row_to_record(row) if row else None
+        return row_to_record(row) if row else None
 
     def current(self, *, with_embeddings: bool = True) -> list[CorrectionRecord]:
         """The current correction of every corrected texture, oldest first."""
-        columns = _COLUMNS if with_embeddings else _NO_EMBEDDING_COLUMNS
+        columns = COLUMNS if with_embeddings else NO_EMBEDDING_COLUMNS
         with self._lock:
             rows = self._execute(
                 f"SELECT {columns} FROM corrections WHERE is_current = 1 ORDER BY id"
             ).fetchall()
-        return [_row_to_record(r) for r in rows]
+        return [row_to_record(r) for r in rows]
 
     def history(self, limit: int | None = None, *, with_embeddings: bool = False) -> list[CorrectionRecord]:
         """Every stored correction, newest first (including replaced ones)."""
-        columns = _COLUMNS if with_embeddings else _NO_EMBEDDING_COLUMNS
+        columns = COLUMNS if with_embeddings else NO_EMBEDDING_COLUMNS
         sql = f"SELECT {columns} FROM corrections ORDER BY id DESC"
         params: tuple = ()
         if limit is not None:
@@ -498,16 +385,16 @@ class TrainingDataStore:
             params = (int(limit),)
         with self._lock:
             rows = self._execute(sql, params).fetchall()
-        return [_row_to_record(r) for r in rows]
+        return [row_to_record(r) for r in rows]
 
     def last_user_correction(self) -> CorrectionRecord | None:
         """The newest correction the user made here (imports excluded): what `undo` takes back."""
         with self._lock:
             row = self._execute(
-                f"SELECT {_NO_EMBEDDING_COLUMNS} FROM corrections WHERE origin = ? ORDER BY id DESC LIMIT 1",
+                f"SELECT {NO_EMBEDDING_COLUMNS} FROM corrections WHERE origin = ? ORDER BY id DESC LIMIT 1",
                 (ORIGIN_USER,),
             ).fetchone()
-        return _row_to_record(row) if row else None
+        return row_to_record(row) if row else None
 
     def count(self, *, current_only: bool = True) -> int:
         where = " WHERE is_current = 1" if current_only else ""

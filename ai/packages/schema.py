@@ -50,39 +50,17 @@ except ImportError:  # packaging ships with onnxruntime, but the parser below is
 MiB = 1 << 20
 
 PACKAGE_VERSION = "1.0"
-
-
 SUPPORTED_PACKAGE_VERSIONS = ("1.0",)
-
-
 # The first release that reads package_version 1.0; exports default to it so they stay portable.
 MIN_APP_VERSION = "0.1.0"
-
-
 MODEL_MEMBER = "model.onnx"
-
-
 METADATA_MEMBER = "metadata.json"
-
-
 CATEGORIES_MEMBER = "categories.json"
-
-
 TRAINING_MEMBER = "training_data.json"
-
-
 README_MEMBER = "README.md"
-
-
 REQUIRED_MEMBERS = (MODEL_MEMBER, METADATA_MEMBER, CATEGORIES_MEMBER)
-
-
 OPTIONAL_MEMBERS = (TRAINING_MEMBER, README_MEMBER)
-
-
 KNOWN_MEMBERS = REQUIRED_MEMBERS + OPTIONAL_MEMBERS
-
-
 RESERVED_NAMES = ("default", "built-in", "builtin")
 
 
@@ -139,8 +117,6 @@ def is_app_compatible(min_app_version: str, app_version: str = APP_VERSION) -> b
 
 
 _VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
-
-
 _WINDOWS_DEVICES = {
     "con",
     "prn",
@@ -254,8 +230,6 @@ _SCHEMA: dict[str, tuple[type, bool, Any, int]] = {
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
-
-
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ai.learning.store import CorrectionRecord
+from ai.learning.records import CorrectionRecord
 from ai.paths import user_data_dir
 from app.sorting.plan import safe_folder_parts
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from ai.errors import StoreError
-from ai.learning.store import DB_FILE_NAME, SCHEMA_VERSION, CorrectionRecord, TrainingDataStore
+from ai.learning.records import SCHEMA_VERSION, CorrectionRecord
+from ai.learning.store import DB_FILE_NAME, TrainingDataStore
 
 
 def record(texture_hash: str, category: str, timestamp: float, **extra) -> CorrectionRecord:
