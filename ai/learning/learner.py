@@ -1,19 +1,10 @@
 """`IncrementalLearner`: re-ranks model guesses with the user's corrections, without PyTorch.
 
 Three kinds of evidence, applied in this order by `adjust_probabilities` (the vectorised core
-that the ModelManager and the pipeline call; the seed's single-item methods wrap it):
-
-1. Confusion correction: when users often turn the model's X into Y, probability mass moves
-   from X to Y through a row-stochastic matrix M[X] = ((s + c_X)·e_X + Σ_Y n_XY·e_Y) / (s + n_X),
-   where s (`confusion_prior`) is how many silent agreements the model's guess is worth and
-   confirmations c_X (user accepted X) count for the model. It mostly flips images the model was
-   torn about, because it scales mass rather than overriding it.
-2. Nearest corrected examples in the model's embedding space: cosine kNN with a kernel
-   κ = exp(-(1 - cos)/τ), where τ is calibrated from how far apart the textures it is asked
-   about usually are (a property of the model's embedding space). The result is q ∝ m·p + g·Σκ·onehot(label), so the learner's weight grows with the
-   number and closeness of corrections (g = n/(n + ramp) damps the first few). Only corrections
-   whose embedding came from the same model (id, version, dimension) are compared.
-3. Exact texture-hash matches return the user's answer with confidence 1.0.
+that the ModelManager and the pipeline call; the seed's single-item methods wrap it): confusion
+correction and nearest corrected examples in the model's embedding space (both explained in
+ai.learning.evidence), then exact texture-hash matches, which return the user's answer with
+confidence 1.0.
 
 Embeddings live in memory in one matrix per model; single changes append or overwrite a row.
 Above `exact_search_limit` rows a PCA projection (randomised SVD) finds candidates and the full
@@ -31,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ai.learning.embedding_index import EXACT_LIMIT, EmbeddingIndex, normalise_rows
+from ai.learning.embedding_index import EmbeddingIndex, normalise_rows
+from ai.learning.evidence import LearnerSettings, confusion_matrix, knn_blend, model_key_of
 from ai.learning.history import ImportResult, read_history, write_history
 from ai.learning.records import ORIGIN_USER, CorrectionRecord
 from ai.learning.store import TrainingDataStore
@@ -47,27 +39,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LearnerSettings:
-    use_confusion: bool = True
-    confusion_prior: float = 20.0  # least silent agreements a model guess is worth against corrections
-    silent_per_correction: float = 4.0
-    use_knn: bool = True
-    knn_k: int = 10
-    model_mass: float = 1.0  # kernel mass of the model's own answer in the kNN blend
-    kernel_scale: float = 6.0  # τ = typical distance between textures / kernel_scale
-    ramp: float = 3.0  # g = n / (n + ramp): a handful of corrections must not dominate
-    exact_search_limit: int = EXACT_LIMIT  # above this many vectors, search a PCA projection first
-    reduced_dim: int = 128
-    candidates: int = 48  # re-ranked exactly after the projected search
-
-
-def _model_key(model_id: str | None, model_version: str | None) -> str | None:
-    if model_id is None:
-        return None
-    return f"{model_id}@{model_version}" if model_version else str(model_id)
 
 
 @dataclass
@@ -162,13 +133,13 @@ class IncrementalLearner:
         vector = None
         if record.embedding is not None and record.embedding.size:
             vector = normalise_rows(record.embedding.reshape(-1))
-            space = (_model_key(record.model_id, record.model_version), int(vector.shape[0]))
+            space = (model_key_of(record.model_id, record.model_version), int(vector.shape[0]))
         entry = _Entry(
             id=int(record.id),
             timestamp=float(record.timestamp),
             label=self._word(record.corrected_category),
             original=self._word(record.original_category),
-            model_key=_model_key(record.model_id, record.model_version),
+            model_key=model_key_of(record.model_id, record.model_version),
             space=space,
         )
         if old is not None:
@@ -331,22 +302,7 @@ class IncrementalLearner:
         to_column = np.array([column.get(name, -1) for name in self._names] or [-1], np.int64)
         matrix = None
         if self.settings.use_confusion:
-            counts = np.zeros((len(categories), len(categories)), np.float64)
-            for (entry_model, original, label), n in self._confusion.items():
-                if original < 0 or (model_key is not None and entry_model not in (None, model_key)):
-                    continue
-                i, j = to_column[original], to_column[label]
-                if i >= 0 and j >= 0:
-                    counts[i, j] += n
-            if counts.any():
-                # Users correct wrong guesses and rarely confirm right ones, so each correction
-                # of X stands for `silent_per_correction` unseen agreements with X.
-                corrected = counts.sum(axis=1) - np.diag(counts)
-                silent = np.maximum(
-                    self.settings.confusion_prior, self.settings.silent_per_correction * corrected
-                )
-                matrix = counts + np.diag(silent)
-                matrix /= matrix.sum(axis=1, keepdims=True)
+            matrix = confusion_matrix(self._confusion, to_column, len(categories), model_key, self.settings)
         self._cache[key] = (self._version, to_column, matrix)
         return to_column, matrix
 
@@ -374,7 +330,7 @@ class IncrementalLearner:
         with self._lock:
             if not self._by_hash:
                 return (out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)).astype(np.float32)
-            model_key = _model_key(
+            model_key = model_key_of(
                 model_id if model_id is not None else self.model_id,
                 model_version if model_id is not None else self.model_version,
             )
@@ -398,21 +354,7 @@ class IncrementalLearner:
         index = self._indexes.get((model_key, int(embeddings.shape[1])))
         if index is None or index.live == 0:
             return probs
-        queries = normalise_rows(np.nan_to_num(embeddings))
-        index.observe(queries)
-        sims, labels = index.search(queries, self.settings.knn_k)
-        # -1 marks a freed row; it must not wrap around to the last vocabulary entry.
-        columns = np.where(labels >= 0, to_column[labels], -1)
-        tau = float(np.clip(index.spread() / self.settings.kernel_scale, 0.005, 0.5))
-        kernel = np.exp(-(1.0 - sims) / tau)
-        kernel[columns < 0] = 0.0
-        n, c = probs.shape
-        growth = index.live / (index.live + self.settings.ramp)
-        rows = np.repeat(np.arange(n), columns.shape[1])
-        evidence = np.bincount(
-            rows * c + np.maximum(columns, 0).ravel(), weights=kernel.ravel() * growth, minlength=n * c
-        ).reshape(n, c)
-        return self.settings.model_mass * probs + evidence
+        return knn_blend(probs, embeddings, index, to_column, self.settings)
 
     def adjust_predictions(
         self,
