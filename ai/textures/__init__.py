@@ -1,23 +1,21 @@
 """Textures: decode any supported file to RGBA pixels, prepare them for a model, and hash them.
 
-`load_texture` (ai.textures.loader) is the front door; the format modules (dds, tim2) register with
-it. preprocess turns pixels into model tensors, hashing and phash give a texture's identity, and
-synth/synth_dds write synthetic files of every format for tests and the benchmark.
+`load_texture` (ai.textures.loader) is the front door; the format modules (dds, tim2, pillow)
+share ai.textures.base and the loader registers them. preprocess turns pixels into model
+tensors, hashing and phash give a texture's identity, and synth/synth_dds write synthetic files
+of every format for tests and the benchmark.
 This package imports nothing else of ai/ but ai.errors.
 """
 
-from ai.textures.loader import (
-    DEFAULT_MAX_PIXELS,
-    SUPPORTED_EXTENSIONS,
+from ai.textures.base import (
     DecodeRequest,
     Texture,
     TextureInfo,
-    is_texture_path,
-    load_texture,
     palette_lookup,
     pick_mip_level,
     reduction_factor,
 )
+from ai.textures.loader import DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS, is_texture_path, load_texture
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

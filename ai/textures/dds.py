@@ -24,7 +24,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-from ai.textures.loader import DecodeRequest, Texture, TextureInfo, palette_lookup, pick_mip_level
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, palette_lookup, pick_mip_level
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ai.textures.loader import DecodeRequest, Texture, TextureInfo, palette_lookup
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, palette_lookup
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,13 @@ import pytest
 from PIL import Image
 
 from ai.errors import TextureError
+from ai.textures.base import pick_mip_level, reduction_factor
 from ai.textures.loader import (
     DEFAULT_MAX_PIXELS,
     SUPPORTED_EXTENSIONS,
     decoders,
     is_texture_path,
     load_texture,
-    pick_mip_level,
-    reduction_factor,
 )
 from ai.textures.synth import synth_image, write_dds, write_png, write_tga, write_tim2
 

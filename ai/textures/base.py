@@ -1,0 +1,85 @@
+"""What every texture decoder shares: the decoded Texture, what the file declared, one decode request, and mip/reduction helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+import numpy as np
+
+from ai.errors import TextureError
+
+
+@dataclass(frozen=True)
+class TextureInfo:
+    """What the file declares. width/height are the stored top level, even when a smaller level or a
+    reduced decode was returned; bit_depth is bits per texel as stored (4 for BC1, 32 for RGBA8)."""
+
+    format: str  # "DDS", "PNG", "TGA", "BMP", "JPEG", "TIM2"
+    width: int
+    height: int
+    pixel_format: str  # e.g. "BC1", "BC7_SRGB", "B8G8R8A8", "RGBA8", "P8", "PSMT8/CLUT32"
+    has_alpha: bool  # some decoded texel has alpha < 255
+    mip_count: int
+    bit_depth: int
+
+
+@dataclass(frozen=True, eq=False)  # arrays do not compare to a single bool
+class Texture:
+    """Decoded pixels (HxWx4 uint8 RGBA, C-contiguous, read-only) and the file's TextureInfo."""
+
+    pixels: np.ndarray
+    info: TextureInfo
+
+
+@dataclass(frozen=True)
+class DecodeRequest:
+    """One decode job as the format modules see it."""
+
+    path: str
+    file_size: int
+    max_pixels: int
+    min_size: int | None
+
+    def error(self, reason: str) -> TextureError:
+        return TextureError(self.path, reason)
+
+    def check_pixels(self, width: int, height: int) -> None:
+        """Refuse a declared size over the pixel limit before anything is allocated for it."""
+        if width * height > self.max_pixels:
+            raise self.error(
+                f"too many pixels: {width:,}×{height:,} is over the limit of {self.max_pixels:,}"
+            )
+
+
+class Decoder(Protocol):
+    FORMAT: str
+    EXTENSIONS: tuple[str, ...]
+
+    def accept(self, prefix: bytes) -> bool: ...
+
+    def decode(self, fp: BinaryIO, req: DecodeRequest) -> Texture: ...
+
+
+def pick_mip_level(width: int, height: int, mip_count: int, min_size: int | None) -> int:
+    """The smallest stored mip level whose sides are both ≥ min_size (or the full side if smaller)."""
+    if not min_size:
+        return 0
+    need_w, need_h = min(min_size, width), min(min_size, height)
+    level = 0
+    while level + 1 < mip_count and width >> (level + 1) >= need_w and height >> (level + 1) >= need_h:
+        level += 1
+    return level
+
+
+def reduction_factor(width: int, height: int, min_size: int | None) -> int:
+    """The largest integer box-reduction keeping both sides ≥ min_size (or the full side if smaller)."""
+    if not min_size:
+        return 1
+    return max(1, min(width // min(min_size, width), height // min(min_size, height)))
+
+
+def palette_lookup(palette: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """N×4 uint8 palette indexed by an array → (*indices.shape, 4), as one 32-bit take per texel."""
+    words = np.ascontiguousarray(palette, np.uint8).view("<u4").ravel()
+    return words.take(indices).view(np.uint8).reshape(*indices.shape, 4)
