@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 from app.ui.detail_pane import DetailPane
 from app.ui.icons import icon
 from app.ui.images import ImageLoader
-from app.ui.results_model import SORT_KEYS, ResultsFilter, ResultsModel, Role
+from app.ui.results_filter import ResultsFilter
+from app.ui.results_model import ResultsModel
+from app.ui.results_roles import SORT_KEYS, Role
 from app.ui.results_view import ResultsView
 from app.ui.settings import Settings
 from app.ui.sidebar import CategorySidebar

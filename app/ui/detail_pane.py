@@ -33,7 +33,8 @@ from ai.taxonomy import category_descriptions
 from app.results import FileResult
 from app.ui.images import ImageLoader, to_qimage
 from app.ui.preview import PredictionButton, PreviewWidget
-from app.ui.results_model import PENDING, ResultsModel, human_size
+from app.ui.results_model import ResultsModel
+from app.ui.results_roles import PENDING, human_size
 
 BUTTONS = 5
 KEYS = 9

@@ -41,7 +41,9 @@ from app.ui.icons import app_icon, icon
 from app.ui.images import ImageLoader
 from app.ui.models_ui import ModelActions, ModelsDialog
 from app.ui.online_dialog import OnlineDialog
-from app.ui.results_model import FILTER_UNCERTAIN, PENDING, ResultsFilter, ResultsModel
+from app.ui.results_filter import ResultsFilter
+from app.ui.results_model import ResultsModel
+from app.ui.results_roles import FILTER_UNCERTAIN, PENDING
 from app.ui.session import ClassificationSession, RunSummary
 from app.ui.settings import Settings
 from app.ui.sort_dialog import SortDialog, open_folder, summary_text

@@ -39,7 +39,7 @@ from ai.errors import PackageError
 from ai.packages.exporter import ModelExporter, ModelImporter
 from ai.packages.registry import ModelRecord, ModelRegistry
 from ai.packages.schema import slugify
-from app.ui.results_model import human_size
+from app.ui.results_roles import human_size
 from app.ui.worker import Op
 
 log = logging.getLogger(__name__)

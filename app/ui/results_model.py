@@ -1,4 +1,4 @@
-"""The results model: a Qt table model over a plain list of FileResult, and the category filter proxy.
+"""The results model: a Qt table model over a plain list of FileResult (the filter proxy: results_filter).
 
 The list is the truth (napari's item model adapts a pure list); rows are created once per folder
 (placeholders from the scan, filled in as the pipeline streams results), and `dataChanged`
@@ -16,93 +16,40 @@ import dataclasses
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from enum import IntEnum
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QRegularExpression,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor
 
 from ai.types import Prediction
 from app.results import FileResult
 from app.ui.images import ImageLoader
+from app.ui.results_roles import (
+    COLUMNS,
+    CORRECTED_COLOUR,
+    CORRECTION_ROLES,
+    ERROR_COLOUR,
+    FILTER_ALL,
+    FILTER_CORRECTED,
+    FILTER_ERRORS,
+    FILTER_UNCERTAIN,
+    PENDING,
+    PREDICTION_ROLES,
+    SEP,
+    SORT_KEYS,
+    UNCERTAIN_COLOUR,
+    Card,
+    Role,
+    human_size,
+)
 
 _ROOT = QModelIndex()  # the invisible root: the model is flat
-ERROR_COLOUR = QColor("#b3261e")
-CORRECTED_COLOUR = QColor("#1f4fa8")
-UNCERTAIN_COLOUR = QColor("#a35f00")
-SEP = "\x1f"  # separates the fields of the FilterKey role (a character no file or category name has)
-PENDING = "pending"  # source of a placeholder row not classified yet
-SORT_KEYS = ("name", "category", "confidence", "size", "folder")
-
-# Sidebar filters besides the categories themselves.
-FILTER_ALL = "\0all"
-FILTER_UNCERTAIN = "\0uncertain"
-FILTER_CORRECTED = "\0corrected"
-FILTER_ERRORS = "\0errors"
-
-
-class Role(IntEnum):
-    Result = Qt.ItemDataRole.UserRole + 1
-    Thumbnail = Qt.ItemDataRole.UserRole + 2
-    Category = Qt.ItemDataRole.UserRole + 3
-    Confidence = Qt.ItemDataRole.UserRole + 4
-    Corrected = Qt.ItemDataRole.UserRole + 5
-    Uncertain = Qt.ItemDataRole.UserRole + 6
-    Path = Qt.ItemDataRole.UserRole + 7
-    Error = Qt.ItemDataRole.UserRole + 8
-    Pending = Qt.ItemDataRole.UserRole + 9
-    ThumbnailError = Qt.ItemDataRole.UserRole + 10
-    Card = Qt.ItemDataRole.UserRole + 11  # everything a painted cell shows, in one call
-    FilterKey = Qt.ItemDataRole.UserRole + 12  # what ResultsFilter matches: buckets and file name
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    """What a delegate paints for one row: one data() call instead of eight (each one a GIL round trip)."""
-
-    name: str
-    category: str | None
-    confidence: float
-    uncertain: bool
-    corrected: str | None
-    pending: bool
-    error: str | None
-    image: QImage | None
-    image_error: str | None
-
-
-COLUMNS = ("Name", "Category", "Confidence", "Size", "Format", "Dimensions", "Pixel format", "Folder")
-COLUMN_SORT_KEYS = {0: "name", 1: "category", 2: "confidence", 3: "size", 7: "folder"}
-PREDICTION_ROLES = [
-    Role.Category,
-    Role.Confidence,
-    Role.Uncertain,
-    Role.FilterKey,
-    Qt.ItemDataRole.DisplayRole,
-]
-CORRECTION_ROLES = [*PREDICTION_ROLES, Role.Corrected]
-
-
-def placeholder(path: str, size: int, mtime: float) -> FileResult:
-    return FileResult(path=path, size=size, mtime=mtime, predictions=[], source=PENDING)
-
-
-def human_size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 class ResultsModel(QAbstractTableModel):
@@ -495,53 +442,3 @@ class ResultsModel(QAbstractTableModel):
             self.dataChanged.emit(index, index, [Role.Thumbnail])
 
 
-class ResultsFilter(QSortFilterProxyModel):
-    """Shows the rows of one sidebar bucket whose file name contains the search text.
-
-    Filtering is Qt's own regular-expression match on the `FilterKey` role, not a Python
-    `filterAcceptsRow`: with no filter set the proxy then never calls into Python, so
-    100,000 rows arrive without 100,000 callbacks.
-    """
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._bucket = FILTER_ALL
-        self._text = ""
-        self.setDynamicSortFilter(True)
-        # Changes that can move a row between buckets name this role (see PREDICTION_ROLES), so a
-        # thumbnail arriving never makes the proxy re-filter.
-        self.setFilterRole(Role.FilterKey)
-
-    @property
-    def bucket(self) -> str:
-        return self._bucket
-
-    @property
-    def text(self) -> str:
-        return self._text
-
-    def set_bucket(self, bucket: str) -> None:
-        if bucket != self._bucket:
-            self._bucket = bucket
-            self._apply()
-
-    def set_text(self, text: str) -> None:
-        text = text.strip().lower()
-        if text != self._text:
-            self._text = text
-            self._apply()
-
-    def _apply(self) -> None:
-        parts = []
-        if self._bucket == FILTER_UNCERTAIN:
-            parts.append(f"(?=.*{SEP}u{SEP})")
-        elif self._bucket == FILTER_CORRECTED:
-            parts.append(f"(?=.*{SEP}c{SEP})")
-        elif self._bucket != FILTER_ALL:
-            parts.append(f"(?=.*{SEP}b={QRegularExpression.escape(self._bucket)}{SEP})")
-        if self._text:
-            parts.append(f"(?=.*{SEP}n=[^{SEP}]*{QRegularExpression.escape(self._text)})")
-        pattern = "^" + "".join(parts) if parts else ""
-        self.setFilterRegularExpression(
-            QRegularExpression(pattern, QRegularExpression.PatternOption.DotMatchesEverythingOption)
-        )

@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.delegates import GridDelegate, NameDelegate
-from app.ui.results_model import COLUMN_SORT_KEYS, ResultsFilter, ResultsModel
+from app.ui.results_filter import ResultsFilter
+from app.ui.results_model import ResultsModel
+from app.ui.results_roles import COLUMN_SORT_KEYS
 
 MAX_CHECKED_ROWS = 512
 

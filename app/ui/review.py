@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 from app.ui.detail_pane import ranked_guesses
 from app.ui.images import ImageLoader, to_qimage
 from app.ui.preview import PredictionButton, PreviewWidget
-from app.ui.results_model import ResultsModel, human_size
+from app.ui.results_model import ResultsModel
+from app.ui.results_roles import human_size
 from app.ui.session import ClassificationSession
 
 GUESSES = 9

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 def _shoot(args, home: Path) -> int:
     from app.ui.main import create_application
     from app.ui.main_window import MainWindow
-    from app.ui.results_model import FILTER_UNCERTAIN
+    from app.ui.results_roles import FILTER_UNCERTAIN
 
     app = create_application()
     window = MainWindow(model_path=args.model)

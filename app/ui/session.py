@@ -24,7 +24,8 @@ from app.context import create_manager
 from app.pipeline import Progress, classify_files, rerank
 from app.results import FileResult
 from app.scan import scan_textures
-from app.ui.results_model import FILTER_ERRORS, PENDING, ResultsModel, placeholder
+from app.ui.results_model import ResultsModel
+from app.ui.results_roles import FILTER_ERRORS, PENDING, placeholder
 from app.ui.worker import GeneratorWorker, Op, start_worker
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from ai.taxonomy import category_descriptions
-from app.ui.results_model import FILTER_ALL, FILTER_CORRECTED, FILTER_ERRORS, FILTER_UNCERTAIN, PENDING
+from app.ui.results_roles import FILTER_ALL, FILTER_CORRECTED, FILTER_ERRORS, FILTER_UNCERTAIN, PENDING
 
 SPECIAL = (
     (FILTER_ALL, "All textures"),

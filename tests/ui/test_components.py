@@ -12,7 +12,9 @@ from PySide6.QtCore import QObject, QThreadPool
 from ai.types import Prediction
 from app.results import FileResult
 from app.ui.images import ImageLoader
-from app.ui.results_model import FILTER_CORRECTED, FILTER_UNCERTAIN, ResultsFilter, ResultsModel, Role
+from app.ui.results_filter import ResultsFilter
+from app.ui.results_model import ResultsModel
+from app.ui.results_roles import FILTER_CORRECTED, FILTER_UNCERTAIN, Role
 from app.ui.settings import Settings
 from app.ui.worker import Op, batched, start_worker
 

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from app.ui.results_model import FILTER_ALL, FILTER_CORRECTED, PENDING, Role
+from app.ui.results_roles import FILTER_ALL, FILTER_CORRECTED, PENDING, Role
 
 TEXTURE_SUFFIXES = (".dds", ".png", ".tga", ".bmp", ".jpg", ".jpeg", ".tm2")
 

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QTimer
 
-from app.ui.results_model import placeholder
+from app.ui.results_roles import placeholder
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
