@@ -237,12 +237,7 @@ def _drive(outcomes: OutcomeStream, out_dir: str, desc: str) -> SortSummary | No
 
 
 def _print_summary(summary: SortSummary, what: str) -> None:
-    counts = summary.counts
-    parts = [
-        f"{counts[k]} {k}" for k in ("moved", "copied", "restored", "removed", "skipped", "kept") if counts[k]
-    ]
-    parts.append(f"{counts['error']} errors")
-    print(f"{what}: {', '.join(parts)} in {summary.elapsed_s:.1f} s")
+    print(f"{what}: {summary.describe()}")
     for problem in summary.problems[:_SHOWN_PROBLEMS]:
         print(f"  {problem.status}: {problem.source}: {problem.reason}")
     if len(summary.problems) > _SHOWN_PROBLEMS:

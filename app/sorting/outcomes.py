@@ -36,6 +36,18 @@ class SortSummary:
         if outcome.status in ("skipped", "error", "kept"):
             self.problems.append(outcome)
 
+    def describe(self) -> str:
+        """One line of what a sort, undo or resume did: counts per outcome, errors, time, cancelled."""
+        order = ("copied", "moved", "restored", "removed", "skipped", "kept")
+        counts = self.counts
+        parts = [f"{counts[k]:,} {k}" for k in order if counts[k]]
+        parts += [f"{n:,} {k}" for k, n in sorted(counts.items()) if k not in (*order, "error") and n]
+        parts.append(f"{counts['error']:,} error{'' if counts['error'] == 1 else 's'}")
+        text = ", ".join(parts)
+        if self.elapsed_s:
+            text += f" in {self.elapsed_s:.1f} s"
+        return text + (" (cancelled)" if self.cancelled else "")
+
 
 def run_to_summary(
     outcomes: Iterator[FileOutcome],

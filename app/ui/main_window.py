@@ -46,7 +46,7 @@ from app.ui.results_model import ResultsModel
 from app.ui.results_roles import FILTER_UNCERTAIN, PENDING
 from app.ui.session import ClassificationSession, RunSummary
 from app.ui.settings import Settings
-from app.ui.sort_dialog import SortDialog, open_folder, summary_text
+from app.ui.sort_dialog import SortDialog, open_folder
 from app.ui.sort_jobs import offer_unfinished, undo_last_sort
 from app.ui.status import StatusPanel
 from app.ui.training_tab import TrainingTab
@@ -512,7 +512,7 @@ class MainWindow(QMainWindow):
         """Offer to resume or roll back any interrupted sort into a recent output folder."""
 
         def done(summary) -> None:
-            self.status.say(f"Interrupted sort handled: {summary_text(summary)}")
+            self.status.say(f"Interrupted sort handled: {summary.describe()}")
             for problem in summary.problems:
                 self.errors.add("Resume", f"{problem.status}: {problem.reason}", problem.source)
 

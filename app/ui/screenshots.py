@@ -108,8 +108,8 @@ def _shoot(args, home: Path) -> int:
     window.set_view_mode("grid")
 
     dialog = window.show_sort_dialog()
-    dialog.output.setText(str(home / "sorted"))
-    dialog.dedupe_combo.setCurrentIndex(dialog.dedupe_combo.findData("near"))
+    dialog.form.output.setText(str(home / "sorted"))
+    dialog.form.dedupe_combo.setCurrentIndex(dialog.form.dedupe_combo.findData("near"))
     wait_until(lambda: dialog.run_button.isEnabled(), 60)
     save(dialog, args.out / "sort_dialog.png")
     dialog.reject()

@@ -17,21 +17,13 @@ from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
-    QCheckBox,
-    QComboBox,
     QDialog,
-    QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
-    QRadioButton,
-    QSpinBox,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -53,25 +45,12 @@ from app.sorting import (
 )
 from app.sorting.plan import CLASH_PREFIX
 from app.ui.settings import Settings
+from app.ui.sort_options import SortOptionsForm
 from app.ui.worker import GeneratorWorker, Op, batched, start_worker
 
 log = logging.getLogger(__name__)
 
 SHOWN_ROWS = 2000
-LAYOUT_CHOICES = (
-    ("category", "Category folders  (OUT/surface/wood/…)"),
-    ("category-format", "Category and format  (OUT/map/normal/BC5/…)"),
-    ("flat", "One folder per category  (OUT/map-normal/…)"),
-)
-DEDUPE_CHOICES = (
-    ("off", "Off"),
-    ("exact", "Exact duplicates (same pixels)"),
-    ("near", "Near duplicates (mips, resized, padded copies)"),
-)
-DUPLICATE_CHOICES = (
-    ("separate", "Sort one of each group; the rest go to _duplicates/"),
-    ("together", "Keep each group together in its category"),
-)
 
 
 def plan_facts(plan: SortPlan) -> dict[str, int]:
@@ -86,18 +65,6 @@ def plan_facts(plan: SortPlan) -> dict[str, int]:
         "unsorted": sum(1 for e in plan.entries if e.role == "unsorted"),
         "duplicates": sum(1 for e in plan.entries if e.role == "duplicate"),
     }
-
-
-def summary_text(summary: SortSummary) -> str:
-    """One line of what a sort, undo or resume did: counts per outcome, time, cancelled."""
-    order = ("copied", "moved", "restored", "removed", "skipped", "kept", "error")
-    counts = summary.counts
-    parts = [f"{counts[k]:,} {k if k != 'error' else 'errors'}" for k in order if counts[k]]
-    parts += [f"{n:,} {k}" for k, n in sorted(counts.items()) if k not in order and n]
-    text = ", ".join(parts) or "nothing to do"
-    if summary.elapsed_s:
-        text += f" in {summary.elapsed_s:.1f} s"
-    return text + (" (cancelled)" if summary.cancelled else "")
 
 
 def open_folder(path: str) -> bool:
@@ -150,52 +117,8 @@ class SortDialog(QDialog):
 
     def _build_setup(self, default_output: str | None) -> QWidget:
         page = QWidget(self)
-        s = self.settings
-        self.output = QLineEdit(default_output or s.get("sort/last_output") or self._suggested_output(), page)
-        self.output.setPlaceholderText("Folder to sort into")
-        browse = QPushButton("Browse…", page)
-        browse.clicked.connect(self._browse)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.output, 1)
-        out_row.addWidget(browse)
-
-        self.copy_radio = QRadioButton("Copy (your folder stays as it is)", page)
-        self.move_radio = QRadioButton("Move", page)
-        group = QButtonGroup(page)
-        group.addButton(self.copy_radio)
-        group.addButton(self.move_radio)
-        (self.move_radio if s.get("sort/mode") == "move" else self.copy_radio).setChecked(True)
-        mode_row = QHBoxLayout()
-        mode_row.addWidget(self.copy_radio)
-        mode_row.addWidget(self.move_radio)
-        mode_row.addStretch(1)
-
-        self.layout_combo = _combo(page, LAYOUT_CHOICES, s.get("sort/layout"))
-        self.keep_structure = QCheckBox("Keep the source folders inside each category", page)
-        self.keep_structure.setChecked(s.get("sort/keep_structure"))
-        self.dedupe_combo = _combo(page, DEDUPE_CHOICES, s.get("sort/dedupe"))
-        self.duplicates_combo = _combo(page, DUPLICATE_CHOICES, s.get("sort/duplicates"))
-        self.min_confidence = QSpinBox(page)
-        self.min_confidence.setRange(0, 100)
-        self.min_confidence.setSuffix(" %")
-        self.min_confidence.setValue(int(round(s.get("sort/min_confidence") * 100)))
-        self.unsorted_name = QLineEdit(s.get("sort/unsorted_name"), page)
-        conf_row = QHBoxLayout()
-        conf_row.addWidget(self.min_confidence)
-        conf_row.addWidget(QLabel("below it, files go to", page))
-        conf_row.addWidget(self.unsorted_name, 1)
-
-        form = QFormLayout()
-        form.addRow("Output folder:", out_row)
-        form.addRow("Files:", mode_row)
-        form.addRow("Folders:", self.layout_combo)
-        form.addRow("", self.keep_structure)
-        form.addRow("Duplicates:", self.dedupe_combo)
-        form.addRow("", self.duplicates_combo)
-        form.addRow("Least confidence:", conf_row)
-        options = QGroupBox("Where and how", page)
-        options.setLayout(form)
-
+        self.form = SortOptionsForm(self.settings, self.source_root, default_output, page)
+        self.form.changed.connect(self._options_changed)
         self.plan_summary = QLabel("Planning…", page)
         self.plan_summary.setWordWrap(True)
         self.folders_table = _table(page, ["Folder", "Files"])
@@ -221,71 +144,29 @@ class SortDialog(QDialog):
 
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(options)
+        layout.addWidget(self.form)
         layout.addWidget(preview, 1)
         layout.addLayout(buttons)
 
-        for signal in (
-            self.output.textChanged,
-            self.copy_radio.toggled,
-            self.layout_combo.currentIndexChanged,
-            self.keep_structure.toggled,
-            self.dedupe_combo.currentIndexChanged,
-            self.duplicates_combo.currentIndexChanged,
-            self.min_confidence.valueChanged,
-            self.unsorted_name.textChanged,
-        ):
-            signal.connect(self._options_changed)
-        self._sync_enabled()
         return page
 
-    def _suggested_output(self) -> str:
-        root = self.source_root.rstrip(os.sep) or self.source_root
-        return f"{root}-sorted"
-
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Sort into folder", self.output.text() or self.source_root
-        )
-        if folder:
-            self.output.setText(folder)
-
-    def _sync_enabled(self) -> None:
-        self.keep_structure.setEnabled(self.layout_combo.currentData() == "category")
-        self.duplicates_combo.setEnabled(self.dedupe_combo.currentData() != "off")
-
-    def _options_changed(self, *_args) -> None:
-        self._sync_enabled()
+    def _options_changed(self) -> None:
         self._plan_generation += 1  # a plan still being made is for the old options: drop it
         self.plan = None
         self.run_button.setEnabled(False)
         self.plan_summary.setText("Planning…")
         self._debounce.start()
 
-    def options(self) -> dict:
-        layout = self.layout_combo.currentData()
-        if layout == "category" and self.keep_structure.isChecked():
-            layout = "structure"
-        return {
-            "mode": "move" if self.move_radio.isChecked() else "copy",
-            "layout": layout,
-            "min_confidence": self.min_confidence.value() / 100.0,
-            "unsorted_name": self.unsorted_name.text().strip() or "_unsorted",
-            "dedupe": self.dedupe_combo.currentData(),
-            "duplicates": self.duplicates_combo.currentData(),
-        }
-
     def refresh_plan(self) -> None:
         """Plan again with the current options (off the UI thread); the newest plan wins."""
-        out = self.output.text().strip()
+        out = self.form.output_folder()
         self._plan_generation += 1
         generation = self._plan_generation
         if not out:
             self.plan = None
             self.plan_summary.setText("Choose an output folder.")
             return
-        out = os.path.abspath(os.path.expanduser(out))
-        results, root, options = self.results, self.source_root, self.options()
+        results, root, options = self.results, self.source_root, self.form.options()
 
         known_hashes = self._known_hashes
         unhashed = sum(
@@ -364,7 +245,7 @@ class SortDialog(QDialog):
         plan = self.plan
         if plan is None or not plan.entries:
             return
-        self._remember_options(plan)
+        self.form.remember(plan)
         self._start(
             lambda cancel: iter_apply(plan, cancel=cancel),
             f"{'Moving' if plan.mode == 'move' else 'Copying'} {len(plan.entries):,} files…",
@@ -437,19 +318,6 @@ class SortDialog(QDialog):
     def is_running(self) -> bool:
         return self._worker is not None and self._worker.running
 
-    def _remember_options(self, plan: SortPlan) -> None:
-        s = self.settings
-        s.set("sort/last_output", plan.out_dir)
-        s.remember_folder("sort/recent_outputs", plan.out_dir)
-        s.set("sort/mode", plan.mode)
-        layout = plan.layout
-        s.set("sort/keep_structure", layout == "structure")
-        s.set("sort/layout", "category" if layout == "structure" else layout)
-        s.set("sort/dedupe", plan.dedupe)
-        s.set("sort/duplicates", plan.duplicates)
-        s.set("sort/min_confidence", plan.min_confidence)
-        s.set("sort/unsorted_name", self.unsorted_name.text().strip() or "_unsorted")
-
     # -- page 3: summary --------------------------------------------------------------------------
 
     def _build_summary(self) -> QWidget:
@@ -507,7 +375,7 @@ class SortDialog(QDialog):
         self.undoFinished.emit(self.plan.out_dir)
 
     def _show_summary(self, summary: SortSummary) -> None:
-        self.summary_line.setText(summary_text(summary))
+        self.summary_line.setText(summary.describe())
         rows = [(p.source, f"{p.status}: {p.reason}") for p in summary.problems]
         _fill(self.problems_table, rows)
         self.problems_table.setVisible(bool(rows))
@@ -528,15 +396,6 @@ class SortDialog(QDialog):
 
 def _plural(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
-
-
-def _combo(parent: QWidget, choices, current: str) -> QComboBox:
-    combo = QComboBox(parent)
-    for value, label in choices:
-        combo.addItem(label, value)
-    index = combo.findData(current)
-    combo.setCurrentIndex(max(index, 0))
-    return combo
 
 
 def _table(parent: QWidget, headers: list[str]) -> QTableWidget:

@@ -32,7 +32,7 @@ def copy_of_fixtures(tmp_path, fixtures_dir):
 def open_dialog(window, qtbot, out):
     dialog = window.show_sort_dialog()
     assert dialog is not None
-    dialog.output.setText(str(out))
+    dialog.form.output.setText(str(out))
     qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=10_000)
     return dialog
 
@@ -45,7 +45,7 @@ def test_copy_sort_fills_category_folders_and_undo_removes_every_copy(
     classify(window, source)
     out = tmp_path / "sorted"
     dialog = open_dialog(window, qtbot, out)
-    assert dialog.copy_radio.isChecked()
+    assert dialog.form.copy_radio.isChecked()
     plan = dialog.plan
     assert len(plan.entries) == len(before)
     assert dialog.folders_table.rowCount() == len(plan.counts())
@@ -93,7 +93,7 @@ def test_sort_uses_the_users_corrections(window, classify, fixtures_dir, tmp_pat
 def test_low_confidence_goes_to_unsorted_in_the_preview(window, classify, fixtures_dir, tmp_path, qtbot):
     classify(window, fixtures_dir)
     dialog = open_dialog(window, qtbot, tmp_path / "out")
-    dialog.min_confidence.setValue(100)
+    dialog.form.min_confidence.setValue(100)
     qtbot.waitUntil(
         lambda: dialog.run_button.isEnabled() and dialog.plan.min_confidence == 1.0, timeout=10_000
     )
@@ -112,7 +112,7 @@ def test_undo_last_sort_from_the_file_menu_moves_files_back(
     classify(window, source)
     out = tmp_path / "moved"
     dialog = open_dialog(window, qtbot, out)
-    dialog.move_radio.setChecked(True)
+    dialog.form.move_radio.setChecked(True)
     qtbot.waitUntil(lambda: dialog.run_button.isEnabled() and dialog.plan.mode == "move", timeout=10_000)
     with qtbot.waitSignal(dialog.sortFinished, timeout=30_000):
         dialog.run_sort()
@@ -184,7 +184,7 @@ def test_near_duplicates_in_the_preview_although_the_window_classified_without_t
     results = window.session.model.results()
     assert all(r.perceptual_hash is None for r in results if not r.error)  # the learner needs none
     dialog = open_dialog(window, qtbot, tmp_path / "sorted")
-    dialog.dedupe_combo.setCurrentIndex(dialog.dedupe_combo.findData("near"))
+    dialog.form.dedupe_combo.setCurrentIndex(dialog.form.dedupe_combo.findData("near"))
     qtbot.waitUntil(lambda: dialog.plan is not None and dialog.plan.dedupe == "near", timeout=30_000)
     members = [sorted(os.path.basename(m) for m in g.members) for g in dialog.plan.groups]
     assert sorted([png.name, "smaller_copy.png"]) in members
