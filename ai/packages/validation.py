@@ -1,4 +1,4 @@
-"""Checks on untrusted `.ps2model` packages: ZIP structure, member names, sizes, JSON and metadata schema.
+"""Checks on untrusted `.ps2model` packages: ZIP structure, member names, sizes, and reading the members safely.
 
 Nothing here writes to disk: `read_package` looks at the central directory and reads the small
 JSON members into memory (through the same capped, CRC-checked stream that extraction uses), so a
