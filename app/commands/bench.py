@@ -43,6 +43,26 @@ def register(subparsers) -> None:
         action="store_true",
         help="attach an (empty) learner as the GUI does: the pipeline then also hashes each file's pixels",
     )
+    p.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="MODEL.onnx",
+        help="also run this model through the same pipeline on the same files and print the ratio (repeatable)",
+    )
+    p.add_argument(
+        "--scaling", action="store_true", help="also run the pipeline on one worker: speed-up and efficiency"
+    )
+    p.add_argument(
+        "--upstream",
+        type=int,
+        nargs="?",
+        const=100,
+        default=0,
+        metavar="N",
+        help="also classify N files (default 100) the way the upstream tool does: CLIP ViT-B/32 in eager "
+        "PyTorch, batch 1 (needs the training extra)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' = stdout)")
     p.set_defaults(func=run)
 
@@ -96,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"measuring {len(files)} files …", file=sys.stderr)
         figures = run_benchmark(
-            files, args.threads, args.batch, args.providers, args.model, args.with_learner
-        )
+            files, args.threads, args.batch, args.providers, args.model, args.with_learner,
+            compare=args.compare, scaling=args.scaling, upstream=args.upstream,
+        )  # fmt: skip
     _print_table(figures, sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         text = json.dumps(figures, indent=2)
@@ -129,4 +150,28 @@ def _print_table(f: dict, out) -> None:
         )
         + " MB)",
     ]
+    scaling = f.get("scaling")
+    if scaling:
+        lines.append(
+            f"one worker          {scaling['one_worker_files_per_s']:>9.1f} files/s   ({scaling['workers']} workers: "
+            f"×{scaling['speedup']:.2f}, efficiency {scaling['efficiency']:.0%} of {f['cores']} cores)"
+        )
+    for other in f.get("compare", []):
+        if "error" in other:
+            lines.append(f"compare {other['path']}: {other['error']}")
+            continue
+        lines.append(
+            f"compare             {other['pipeline_files_per_s']:>9.1f} files/s   {other['model']} in the same pipeline "
+            f"(ours ×{other['ours_over_it_pipeline']:.2f}; inference ceiling "
+            f"{other['inference_ceiling_files_per_s']:.1f}, ours ×{other['ours_over_it_inference']:.2f})"
+        )
+    upstream = f.get("upstream")
+    if upstream:
+        if "error" in upstream:
+            lines.append(f"upstream way: {upstream['error']}")
+        else:
+            lines.append(
+                f"upstream way        {upstream['files_per_s']:>9.2f} files/s   ({upstream['method']}, "
+                f"{upstream['files']} files; ours ×{upstream['ours_over_it']:.1f})"
+            )
     print("\n".join(lines), file=out)
