@@ -63,6 +63,16 @@ def register(subparsers) -> None:
         help="also classify N files (default 100) the way the upstream tool does: CLIP ViT-B/32 in eager "
         "PyTorch, batch 1 (needs the training extra)",
     )
+    p.add_argument(
+        "--gui",
+        type=int,
+        nargs="?",
+        const=5000,
+        default=0,
+        metavar="N",
+        help="instead: open the main window (offscreen works) on N generated textures (default 5000) and "
+        "report the event loop's longest gaps and any decoding or model work done on the UI thread",
+    )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' = stdout)")
     p.set_defaults(func=run)
 
@@ -102,6 +112,8 @@ def generate_textures(folder: Path, count: int, size: int | None = None, seed: i
 def run(args: argparse.Namespace) -> int:
     from app.bench import run_benchmark, scan_for_bench
 
+    if args.gui:
+        return _run_gui(args)
     if not args.path and not args.generate:
         print("texture-sorter bench: give a folder or --generate N", file=sys.stderr)
         return 2
@@ -122,6 +134,30 @@ def run(args: argparse.Namespace) -> int:
     _print_table(figures, sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         text = json.dumps(figures, indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from app.ui.responsiveness import measure_gui
+
+    print(f"classifying {args.gui} generated textures in the main window …", file=sys.stderr)
+    f = measure_gui(args.gui, args.model)
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print(
+        f"{f['files']} files in {f['seconds']:.1f} s ({f['files_per_s']:.0f} files/s) with the window open\n"
+        f"event loop: {f['heartbeats']} heartbeats of 10 ms, longest gap {f['max_gap_ms']:.1f} ms, "
+        f"99th percentile {f['p99_gap_ms']:.1f} ms, median {f['median_gap_ms']:.1f} ms\n"
+        f"memory: +{f['rss_growth_mb']:.0f} MB while classifying\n"
+        f"on the UI thread: {f['ui_thread_calls'] or 'no decoding, model or learner calls'}; "
+        f"on workers: {f['worker_calls']}",
+        file=out,
+    )
+    if args.json:
+        text = json.dumps(f, indent=2)
         if args.json == "-":
             print(text)
         else:
