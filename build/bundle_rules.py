@@ -37,6 +37,9 @@ NEVER_LOADED = ("torch", "torchvision", "onnx", "models.recipe")
 
 # Packages the app imports that PyInstaller cannot see (discovered with pkgutil at run time).
 COLLECT_SUBMODULES = ("app", "ai")
+# imagecodecs loads its codec modules by name on first use; the app uses only PNG (ai/textures/png.py),
+# so only that codec (and what it shares) is bundled, not its 50 other codecs and their 35 MB of libraries.
+HIDDEN_IMPORTS = ("imagecodecs._png", "imagecodecs._shared", "imagecodecs._shared_cython")
 
 # Python modules never shipped. torch and the training extra are the big one; the rest are
 # development tools, optional back-ends of our dependencies, and Qt modules the app does not use.

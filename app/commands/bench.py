@@ -174,7 +174,9 @@ def _print_table(f: dict, out) -> None:
         f"naive baseline      {f['naive_files_per_s']:>9.1f} files/s   (pipeline ×{f['ratio_vs_naive']:.2f}; "
         f"at most ×{f['ratio_vs_naive_bound']:.2f} on {f['cores']} cores: CPU per file "
         f"{f['cpu_ms_per_file']['pipeline']:.2f} ms pipeline, {f['cpu_ms_per_file']['naive']:.2f} ms naive)",
-        f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s",
+        f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s"
+        + (f"   (PNG by Pillow: {f['decode_ceiling_pillow_png_files_per_s']:.1f}; ×{f['decoder_speedup']:.2f})"
+           if f.get("decoder_speedup") else ""),
         f"inference ceiling   {f['inference_ceiling_files_per_s']:>9.1f} files/s",
         f"shared-core ceiling {f['shared_core_ceiling_files_per_s']:>9.1f} files/s   "
         f"(pipeline at {f['ratio_vs_ceiling']:.0%})",
