@@ -4,7 +4,7 @@ PNG is most of the decode time of a typical dump (86 % of it on the bench's mixe
 inflates and unfilters in its own C loop; imagecodecs' `png_decode` is libpng with zlib and
 releases the GIL while it works, so the pipeline's workers and the GUI thread are not held up.
 The declared size is checked from IHDR before anything is decoded. 16-bit PNGs, files libpng
-refuses and installs without imagecodecs go to Pillow's decoder (the fallback), so every file
+refuses, Adam7-interlaced files and installs without imagecodecs go to Pillow's decoder (the fallback), so every file
 decodes as it did with Pillow alone, with the same messages.
 """
 
@@ -72,12 +72,14 @@ def _to_rgba(decoded: np.ndarray) -> np.ndarray:
 def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
     data = fp.read()
     try:
-        _, tag, width, height, depth, colour, *_ = _IHDR.unpack_from(data, len(_MAGIC))
+        _, tag, width, height, depth, colour, _, _, interlace = _IHDR.unpack_from(data, len(_MAGIC))
     except struct.error:
         tag = b""
-    if tag != b"IHDR" or colour not in _COLOUR_TYPES or depth == 16:
+    if tag != b"IHDR" or colour not in _COLOUR_TYPES or depth == 16 or interlace:
+        # 16-bit, Adam7 (imagecodecs' libpng reads it but prints a warning on stderr) and malformed
+        # headers: Pillow's handling and messages.
         fp.seek(0)
-        return PILLOW_PNG.decode(fp, req)  # 16-bit and malformed headers: Pillow's handling and messages
+        return PILLOW_PNG.decode(fp, req)
     req.check_pixels(width, height)
     try:
         decoded = png_decode(data)
