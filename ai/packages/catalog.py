@@ -21,6 +21,7 @@ each entry (unknown keys are ignored, so later minor versions can add fields):
     author, description, license  str    optional
     tags             [str]  optional
     key_id           str    optional  id of the publisher key that signed the package (null: unsigned)
+    publisher        str    optional  the name that key's owner gave it (shown until you trust the key)
     signature        str    optional  the package's Ed25519 signature (from its signature.json)
     published        str    optional  ISO 8601
 """
@@ -70,6 +71,7 @@ class CatalogEntry:
     license: str = ""
     tags: tuple[str, ...] = ()
     key_id: str | None = None
+    publisher: str = ""
     signature: str | None = None
     published: str = ""
     catalog: str = ""  # the index URL it came from
@@ -94,7 +96,8 @@ class CatalogEntry:
             "sha256": self.sha256, "categories": list(self.categories),
             "min_app_version": self.min_app_version, "author": self.author,
             "description": self.description, "license": self.license, "tags": list(self.tags),
-            "key_id": self.key_id, "signature": self.signature, "published": self.published,
+            "key_id": self.key_id, "publisher": self.publisher, "signature": self.signature,
+            "published": self.published,
         }  # fmt: skip
 
 
@@ -201,7 +204,8 @@ def parse_entry(raw: Any, index_url: str, catalog_name: str = "") -> CatalogEntr
         name=name, version=version, url=resolved, size=size, sha256=sha256.lower(),
         categories=tuple(categories), min_app_version=min_app,
         author=_text(raw, "author", problems), description=_text(raw, "description", problems, limit=10_000),
-        license=_text(raw, "license", problems), tags=tuple(tags), key_id=key_id, signature=signature,
+        license=_text(raw, "license", problems), tags=tuple(tags), key_id=key_id,
+        publisher=_text(raw, "publisher", problems, limit=100), signature=signature,
         published=_text(raw, "published", problems, limit=64), catalog=index_url, catalog_name=catalog_name,
     )  # fmt: skip
 

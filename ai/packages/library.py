@@ -194,7 +194,7 @@ class ModelLibrary:
         trusted = self.trust.lookup(entry.key_id)
         if trusted is not None:
             return SignatureCheck(TRUSTED, entry.key_id, trusted.name, entry.signature)
-        return SignatureCheck(UNKNOWN, entry.key_id, entry.author or "?", entry.signature)
+        return SignatureCheck(UNKNOWN, entry.key_id, entry.publisher or "?", entry.signature)
 
     def installed_versions(self) -> dict[str, list[str]]:
         versions: dict[str, list[str]] = {}

@@ -23,7 +23,7 @@ from ai.packages.catalog import INDEX_NAME, CatalogEntry, CatalogIndex, index_do
 from ai.packages.download import copy_into
 from ai.packages.keys import KeyStore
 from ai.packages.schema import DEFAULT_LIMITS, PackageLimits
-from ai.packages.signing import UNSIGNED, check_package
+from ai.packages.signing import UNSIGNED, check_package, package_signer
 from ai.packages.validation import open_archive, read_package
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,14 @@ def package_entry(package: Path, url: str, trust: KeyStore | None = None,
         contents = read_package(zf, package, limits)
     meta, categories = contents.metadata, contents.categories
     signature = check_package(package, trust, limits)  # raises when the signature does not verify
+    publisher = "" if signature.state == UNSIGNED else package_signer(package, limits).name
     return CatalogEntry(
         name=meta["name"], version=meta["version"], url=url, size=package.stat().st_size,
         sha256=_sha256(package), categories=tuple(categories), min_app_version=meta["min_app_version"],
         author=meta.get("author", ""), description=meta.get("description", ""),
         license=meta.get("license", ""), tags=tuple(meta.get("tags", [])),
-        key_id=None if signature.state == UNSIGNED else signature.key_id, signature=signature.signature,
+        key_id=None if signature.state == UNSIGNED else signature.key_id, publisher=publisher,
+        signature=signature.signature,
         published=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )  # fmt: skip
 
