@@ -114,7 +114,8 @@ def models_by_id(registry: ModelRegistry, model_ids: set[str]) -> dict[str, Mode
     """Which installed model each id names: ids end in the first 16 hex digits of the weights' sha256."""
     wanted = {mid.rsplit("-", 1)[-1]: mid for mid in model_ids if "-" in mid}
     found: dict[str, ModelRecord] = {}
-    for record in registry.list_models():
+    # The same weights may be installed under several names: the active one, then the built-in, names them.
+    for record in sorted(registry.list_models(), key=lambda r: (not r.active, not r.builtin)):
         if not record.available:
             continue
         try:
@@ -123,7 +124,7 @@ def models_by_id(registry: ModelRegistry, model_ids: set[str]) -> dict[str, Mode
             log.warning("cannot hash %s: %s", record.model_path, exc)
             continue
         if digest in wanted:
-            found[wanted[digest]] = record
+            found.setdefault(wanted[digest], record)
     return found
 
 

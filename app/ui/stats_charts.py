@@ -53,8 +53,9 @@ class ConfusionMatrixView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No answers yet")
             painter.end()
             return
-        names = [label if len(label) <= 18 else label[:17] + "…" for label in self.labels]
-        left = min(fm.horizontalAdvance("M" * 10), max(fm.horizontalAdvance(t) for t in names)) + 12
+        names = [label if len(label) <= 24 else label[:23] + "…" for label in self.labels]
+        widest = max(fm.horizontalAdvance(f"{n} {t}") for n, t in enumerate(names, start=1))
+        left = min(self.width() * 0.4, widest) + 12
         top = fm.height() * 2 + 8
         cell = max(8.0, min((self.width() - left - 8) / n, (self.height() - top - fm.height() - 8) / n))
         painter.setPen(QColor("#1f2328"))
@@ -65,7 +66,7 @@ class ConfusionMatrixView(QWidget):
         for i, row in enumerate(self.matrix):
             y = top + i * cell
             painter.setPen(QColor("#3b4450"))
-            label = f"{i + 1} {fm.elidedText(names[i], Qt.TextElideMode.ElideRight, left - 12 - fm.horizontalAdvance('00 '))}"
+            label = f"{i + 1} {fm.elidedText(names[i], Qt.TextElideMode.ElideRight, int(left - 12 - fm.horizontalAdvance('00 ')))}"
             painter.drawText(QRectF(0, y, left - 6, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
             total = max(1, sum(row))
             for j, count in enumerate(row):
@@ -119,13 +120,14 @@ class AccuracyPlot(QWidget):
             painter.drawText(QRectF(0, y - line / 2, plot.left() - 6, line),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{k * 25}%")  # fmt: skip
         n = len(self.points)
-        if n:
-            step = max(1, -(-n // 6))
-            for i, point in enumerate(self.points):
-                if i % step == 0 or i == n - 1:
-                    x = self._x(plot, i, n)
-                    painter.drawText(QRectF(x - 50, plot.bottom() + 2, 100, line), Qt.AlignmentFlag.AlignHCenter,
-                                     str(point["label"]))  # fmt: skip
+        taken = plot.left() - 40.0  # right end of the last label drawn: labels never overlap
+        for i, point in enumerate(self.points):
+            text = str(point["label"])
+            width = fm.horizontalAdvance(text) + 12
+            x = min(max(self._x(plot, i, n), plot.left() + width / 2), plot.right() - width / 2)
+            if x - width / 2 >= taken:
+                painter.drawText(QRectF(x - width / 2, plot.bottom() + 2, width, line), Qt.AlignmentFlag.AlignHCenter, text)
+                taken = x + width / 2
         legend_x = plot.left()
         for key, label, colour, dashed in (("accuracy", "shown (with the learner)", SHOWN, False),
                                            ("model_accuracy", "the model alone", MODEL, True)):  # fmt: skip
