@@ -112,7 +112,8 @@ class ModelActions(QObject):
         meta = result["metadata"]
         text = (
             f"{meta['name']} {meta['version']} is installed "
-            f"({len(result['categories'])} categories).\n\n{meta.get('description') or ''}".rstrip()
+            f"({len(result['categories'])} categories); the package is {result['signature'].describe()}."
+            f"\n\n{meta.get('description') or ''}".rstrip()
         )
         if result.get("active"):
             note = (
