@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +33,7 @@ from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey
 
 from ai.errors import PackageError
+from ai.packages.files import write_json
 from ai.packages.schema import CONTROL_CHARS
 from ai.paths import user_data_dir
 
@@ -138,19 +138,7 @@ class KeyStore:
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         self._folder(self.root)
         self._folder(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with contextlib.suppress(OSError):
-                os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_json(path, data, mode=0o600)
 
     def _read(self, path: Path) -> dict[str, Any]:
         try:

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from ai.errors import CatalogError, PackageError
 from ai.packages.catalog import CatalogEntry, CatalogIndex, newest, parse_index, source_url
 from ai.packages.download import DEFAULT_TIMEOUT, Progress, download_package, fetch_bytes
 from ai.packages.exporter import ModelImporter
+from ai.packages.files import write_json
 from ai.packages.keys import KeyStore
 from ai.packages.registry import ModelRecord, ModelRegistry
 from ai.packages.schema import DEFAULT_LIMITS, PackageLimits, slugify, version_key
@@ -294,7 +294,7 @@ class ModelLibrary:
     def _write_cache(self, url: str, data: bytes) -> None:
         record = {"url": url, "fetched_at": time.time(), "index": data.decode("utf-8-sig")}
         try:
-            _atomic_json(self._cache_file(url), record)
+            write_json(self._cache_file(url), record)
         except OSError as exc:  # a cache is a convenience: the catalog was read all the same
             log.warning("cannot cache the catalog %s: %s", url, exc)
 
@@ -328,23 +328,10 @@ class ModelLibrary:
 
     def _save(self, config: dict[str, Any]) -> None:
         with self._lock:
-            _atomic_json(self.config_path, {**config, "schema_version": SCHEMA_VERSION})
+            write_json(self.config_path, {**config, "schema_version": SCHEMA_VERSION})
 
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _atomic_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(value, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

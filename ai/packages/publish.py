@@ -9,32 +9,23 @@ written atomically.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import logging
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ai.errors import CatalogError
+from ai.offline_model import file_sha256
 from ai.packages.catalog import INDEX_NAME, CatalogEntry, CatalogIndex, index_document, parse_index
 from ai.packages.download import copy_into
+from ai.packages.files import atomic_write
 from ai.packages.keys import KeyStore
 from ai.packages.schema import DEFAULT_LIMITS, PackageLimits
 from ai.packages.signing import UNSIGNED, check_package, package_signer
 from ai.packages.validation import open_archive, read_package
 
 log = logging.getLogger(__name__)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def package_entry(package: Path, url: str, trust: KeyStore | None = None,
@@ -47,7 +38,7 @@ def package_entry(package: Path, url: str, trust: KeyStore | None = None,
     publisher = "" if signature.state == UNSIGNED else package_signer(package, limits).name
     return CatalogEntry(
         name=meta["name"], version=meta["version"], url=url, size=package.stat().st_size,
-        sha256=_sha256(package), categories=tuple(categories), min_app_version=meta["min_app_version"],
+        sha256=file_sha256(package), categories=tuple(categories), min_app_version=meta["min_app_version"],
         author=meta.get("author", ""), description=meta.get("description", ""),
         license=meta.get("license", ""), tags=tuple(meta.get("tags", [])),
         key_id=None if signature.state == UNSIGNED else signature.key_id, publisher=publisher,
@@ -91,16 +82,6 @@ def publish(
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )  # fmt: skip
     data = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{INDEX_NAME}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, index_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(index_path, data)
     log.info("published %d packages to %s", len(added), index_path)
     return parse_index(data, url), added

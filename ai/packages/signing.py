@@ -38,6 +38,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from ai.offline_model import file_sha256
 from ai.packages.keys import (
     KeyStore,
     KeyStoreError,
@@ -175,16 +176,7 @@ def zip_member_hashes(zf: zipfile.ZipFile, contents: PackageContents, limits: Pa
 
 
 def folder_member_hashes(folder: Path, names: Iterable[str]) -> dict[str, str]:
-    hashes = {}
-    for name in names:
-        if name == SIGNATURE_MEMBER:
-            continue
-        digest = hashlib.sha256()
-        with open(folder / name, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        hashes[name] = digest.hexdigest()
-    return hashes
+    return {name: file_sha256(folder / name) for name in names if name != SIGNATURE_MEMBER}
 
 
 def check_staged(staging: Path, contents: PackageContents, trust: KeyStore | None = None) -> SignatureCheck:

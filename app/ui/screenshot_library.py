@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ai.packages.exporter import ModelExporter
 from ai.packages.keys import KeyStore
@@ -19,6 +18,7 @@ from ai.packages.library import ModelLibrary
 from ai.packages.publish import publish
 from ai.packages.signing import sign_package
 from ai.paths import model_path
+from ai.textures.synth import write_colour_squares
 
 PACKAGES = (
     # name, version, description, signer ("team": trusted, "forum": unknown, None: unsigned)
@@ -56,16 +56,8 @@ def make_catalog(home: Path) -> ModelLibrary:
 
 def generated_textures(folder: Path, n: int = 240) -> dict[str, str]:
     """n small textures of random colours → path: the answer the simulated user gives."""
-    rng = np.random.default_rng(5)
-    folder.mkdir(parents=True, exist_ok=True)
-    truth = {}
-    for i in range(n):
-        colour = rng.integers(0, 256, 3)
-        pixels = np.clip(colour + rng.integers(-10, 11, (24, 24, 3)), 0, 255).astype(np.uint8)
-        path = folder / f"tex_{i:03d}.png"
-        Image.fromarray(pixels, "RGB").save(path)
-        truth[str(path)] = COLOUR_TRUTH[int(np.argmax(colour))]
-    return truth
+    squares = write_colour_squares(folder, n, size=24)
+    return {path: COLOUR_TRUTH[int(np.argmax(colour))] for path, colour in squares.items()}
 
 
 def answer_all(window, truth: dict[str, str], wait) -> int:

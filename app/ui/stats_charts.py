@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.ui.plot import draw_series
 
 MAX_LABELS = 12  # the matrix shows the most answered categories; the rest fold into "other"
 SHOWN, MODEL = "#2f6fde", "#9aa4b1"
@@ -133,19 +135,7 @@ class AccuracyPlot(QWidget):
                                            ("model_accuracy", "the model alone", MODEL, True)):  # fmt: skip
             points = [QPointF(self._x(plot, i, n), plot.bottom() - plot.height() * p[key])
                       for i, p in enumerate(self.points) if p.get(key) is not None]  # fmt: skip
-            pen = QPen(QColor(colour), 2)
-            if dashed:
-                pen.setStyle(Qt.PenStyle.DashLine)
-            if points:
-                path = QPainterPath(points[0])
-                for p in points[1:]:
-                    path.lineTo(p)
-                painter.setPen(pen)
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawPath(path)
-                painter.setBrush(QColor(colour))
-                for p in points:
-                    painter.drawEllipse(p, 2.5, 2.5)
+            pen = draw_series(painter, points, colour, dashed)
             legend_y = self.height() - line
             painter.setPen(pen)
             painter.drawLine(QPointF(legend_x, legend_y + line / 2), QPointF(legend_x + 18, legend_y + line / 2))

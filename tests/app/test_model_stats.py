@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from ai.learning.records import CorrectionRecord
 from ai.learning.store import TrainingDataStore
 from ai.packages.exporter import ModelExporter, ModelImporter
 from ai.prediction_cache import PredictionCache
 from ai.taxonomy import default_categories
+from ai.textures.synth import write_colour_squares
 from app.analytics import Observation, compute, model_stats
 from app.cli import main
 from app.context import create_manager
@@ -28,16 +28,7 @@ COLOUR_TRUTH = ("surface/wood", "vegetation", "sky")  # the user's rule: reddish
 
 def textures(folder: Path, n: int) -> dict[str, str]:
     """n small textures of random colours → path: the answer the simulated user gives it."""
-    rng = np.random.default_rng(5)
-    folder.mkdir(parents=True, exist_ok=True)
-    truth = {}
-    for i in range(n):
-        colour = rng.integers(0, 256, 3)
-        pixels = np.clip(colour + rng.integers(-10, 11, (12, 12, 3)), 0, 255).astype(np.uint8)
-        path = folder / f"tex_{i:03d}.png"
-        Image.fromarray(pixels, "RGB").save(path)
-        truth[str(path)] = COLOUR_TRUTH[int(np.argmax(colour))]
-    return truth
+    return {p: COLOUR_TRUTH[int(np.argmax(c))] for p, c in write_colour_squares(folder, n).items()}
 
 
 @pytest.fixture
