@@ -8,7 +8,8 @@
 Faults: ("status", 503) answers that status; ("stall",) sends nothing until the server closes
 (a client timeout fires first); ("extra", n) appends n bytes and says so in Content-Length;
 ("extra-unsized", n) appends n bytes without a Content-Length (the body ends when the
-connection closes); ("short", n) promises the whole file but sends only n bytes.
+connection closes); ("short", n) promises the whole file but sends only n bytes; ("slow", n, s)
+sends n bytes every s seconds (until the server closes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+import time
 from pathlib import Path
 
 
@@ -45,6 +47,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
         self.end_headers()
+        if kind == "slow":
+            for start in range(0, len(data), fault[1]):
+                if server.release.is_set():
+                    break
+                self.wfile.write(data[start : start + fault[1]])
+                self.wfile.flush()
+                time.sleep(fault[2])
+            return None
         self.wfile.write(data[: fault[1]] if kind == "short" else data)
         self.close_connection = True
         return None

@@ -68,7 +68,7 @@ def fetch_bytes(url: str, cap: int = MAX_INDEX_BYTES, timeout: float = DEFAULT_T
                           headers={"User-Agent": USER_AGENT}) as response:  # fmt: skip
             if response.status_code != 200:
                 raise _status_error(url, response)
-            for chunk in response.iter_bytes(CHUNK):
+            for chunk in response.iter_bytes():
                 total += len(chunk)
                 if total > cap:
                     raise CatalogError(f"{url}: larger than {cap} bytes; not a catalog index")
@@ -156,7 +156,7 @@ def _stream_http(url: str, fh, take, size: int, timeout: float) -> None:
                 raise CatalogError(
                     f"{url}: the server offers {declared} bytes but the catalog lists {size}; download refused"
                 )
-            for chunk in response.iter_bytes(CHUNK):  # decoded: the cap holds for a gzip body too
+            for chunk in response.iter_bytes():  # as it arrives (progress, cancel); decoded: the cap holds for gzip too
                 take(chunk, fh)
     except httpx.HTTPError as exc:
         raise _network_error(url, exc, timeout) from exc

@@ -99,6 +99,36 @@ def test_a_refused_download_says_why_inline_and_installs_nothing(qtbot, dialog, 
     assert dialog.progress.isHidden()
 
 
+def test_cancel_stops_a_download_and_installs_nothing(qtbot, dialog, catalog):
+    catalog["server"].faults["/metal-expert-1.0.ps2model"] = ("slow", 100, 0.2)
+    dialog.select("Metal Expert")
+    with qtbot.waitSignal(dialog.failed, timeout=30_000) as failed:
+        dialog.install_button.click()
+        qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=10_000)
+        assert dialog.cancel_button.isVisible()
+        dialog.cancel_button.click()
+    assert "download cancelled" in failed.args[0]
+    assert ModelRegistry().installed() == []
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
+
+
+def test_the_models_dialog_names_updates_from_the_cached_catalogs(qtbot, catalog):
+    from app.ui.models_ui import ModelActions, ModelsDialog
+
+    library = ModelLibrary()
+    library.install(library.find("wood-expert"))
+    publish(catalog["server"].root, [catalog["two"]])
+    library.statuses(refresh=True)  # what the last check or list cached
+    create_application()
+    dlg = ModelsDialog(ModelActions(None))
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(dlg.updates_label.isVisible, timeout=20_000)
+    assert dlg.updates_label.text().startswith("Newer versions in your catalogs: Wood Expert 2.0 (you have 1.0)")
+    dlg.close()
+    QThreadPool.globalInstance().waitForDone()
+
+
 def test_offline_the_dialog_lists_the_cached_copy_and_says_so(qtbot, catalog):
     catalog["server"].close()
     create_application()
