@@ -15,8 +15,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        if mode is not None:
-            with contextlib.suppress(OSError):  # not enforced on every file system (FAT, Windows ACLs)
+        if mode is not None and hasattr(os, "fchmod"):  # Windows has none: the profile folder is the guard
+            with contextlib.suppress(OSError):  # not enforced on every file system (FAT)
                 os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

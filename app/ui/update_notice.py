@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CHECK_TIMEOUT_S = 10.0
+
 
 def updates_text(updates: list[Update]) -> str:
     names = ", ".join(f"{u.entry.name} {u.entry.version}" for u in updates[:3])
@@ -78,7 +80,8 @@ def start_update_check(window, library: ModelLibrary | None = None, *, force: bo
     def job():  # worker thread: even importing the network code stays off the UI thread
         from ai.packages.library import ModelLibrary
 
-        checker = library or ModelLibrary()
+        # A short timeout: a slow catalog must not keep the program from quitting for long.
+        checker = library or ModelLibrary(timeout=CHECK_TIMEOUT_S)
         if not force and not checker.check_due():
             return None
         return checker.check_for_updates()[0]
