@@ -35,7 +35,7 @@ AppName={#AppName}
 AppVersion={#AppVersion}
 AppVerName={#AppName} {#AppVersion}
 AppPublisher=Game Texture Sorter contributors
-DefaultDirName={autopf}\Game Texture Sorter
+DefaultDirName={code:ProgramsFolder}\Game Texture Sorter
 DefaultGroupName={#AppName}
 DisableProgramGroupPage=yes
 ; Per-user install by default (no admin prompt); the user may choose all users instead.
@@ -85,6 +85,18 @@ Filename: "{app}\{#AppExeName}"; Description: "{cm:LaunchProgram,{#AppName}}"; F
 [Code]
 var
   DeleteUserData: Boolean;
+
+// autopf is Program Files for an all-users install, %LOCALAPPDATA%\Programs for a per-user one.
+// Wine 8 lacks the per-user known folder (FOLDERID_UserProgramFiles), so Setup would stop there
+// under Wine (the smoke test); its Windows location is used instead.
+function ProgramsFolder(Param: String): String;
+begin
+  try
+    Result := ExpandConstant('{autopf}');
+  except
+    Result := ExpandConstant('{localappdata}\Programs');
+  end;
+end;
 
 function UserDataDir(): String;
 begin

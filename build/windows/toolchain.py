@@ -116,13 +116,21 @@ class Wine:
         return {**base, **WINE_ENV, "WINEPREFIX": str(self.prefix), **(extra or {})}
 
     def boot(self) -> None:
-        """Make the prefix (15 s the first time; Wine does nothing when it exists)."""
+        """Make the prefix (15 s the first time), with Wine's null display driver.
+
+        Without an X display Wine refuses to create windows, and Inno Setup's setup.exe creates
+        its (hidden) wizard even when /VERYSILENT; the null driver lets it, headless.
+        """
         self.prefix.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(["wineboot", "-i"], env=self.env(), capture_output=True, text=True,
                               stdin=subprocess.DEVNULL)  # fmt: skip
         self.wait()
         if proc.returncode != 0 or not (self.prefix / "drive_c" / "windows").is_dir():
             raise ToolchainError(f"wineboot could not make {self.prefix}:\n{proc.stderr[-1500:]}")
+        driver = self.run(["reg", "add", "HKCU\\Software\\Wine\\Drivers", "/v", "Graphics", "/d", "null", "/f"])
+        self.wait()
+        if driver.returncode != 0:
+            raise ToolchainError(f"could not select Wine's null display driver: {driver.stderr[-500:]}")
 
     def wait(self) -> None:
         """Wait until every program of this prefix has ended (Inno's uninstaller runs on after its start)."""
@@ -248,3 +256,13 @@ def ensure_wheels(lock: Path = LOCK_FILE, log=print) -> Path:
     if proc.returncode != 0:
         raise ToolchainError(f"pip download of the Windows wheels failed:\n{proc.stderr[-2000:]}")
     return WHEELS
+
+
+if __name__ == "__main__":
+    # `python build/windows/toolchain.py`: install Wine and osslsigncode now (CI's first Windows
+    # step, so a machine without them fails with this message before anything else runs).
+    try:
+        print(f"windows: {ensure_system_packages()}, osslsigncode and 32-bit Wine are installed")
+    except (ToolchainError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"windows: Wine could not be installed: {exc}", file=sys.stderr)
+        sys.exit(1)

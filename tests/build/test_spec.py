@@ -346,7 +346,10 @@ def test_inno_setup_names_the_app_and_keeps_its_app_id(iss, rules):
     assert setup["AppName"] == rules.APP_TITLE
     assert setup["AppVersion"]
     assert setup["ChangesAssociations"] == "yes"
-    assert setup["DefaultDirName"].startswith("{autopf}\\")
+    # {autopf} (Program Files, or %LOCALAPPDATA%\Programs per user), through a Wine fallback.
+    assert setup["DefaultDirName"].startswith("{code:ProgramsFolder}\\")
+    programs = iss.code()[iss.code().index("function ProgramsFolder") :]
+    assert programs.index("ExpandConstant('{autopf}')") < programs.index("{localappdata}\\Programs")
 
 
 def test_inno_source_files_exist_or_come_from_the_build(iss, rules, build_script):
