@@ -279,11 +279,12 @@ def build_for_windows(clean: bool, quiet: bool) -> int:
     from windows import cpython, freeze, installer, toolchain
 
     try:
-        result = freeze.freeze(clean=clean, quiet=quiet)
-        print(result.summary())
-        for size, name in largest_parts(Path(result.path)):
-            print(f"  {size / 1e6:7.1f} MB  {name}")
-        figures = installer.build_installer(app_version())
+        with toolchain.exclusive():
+            result = freeze.freeze(clean=clean, quiet=quiet)
+            print(result.summary())
+            for size, name in largest_parts(Path(result.path)):
+                print(f"  {size / 1e6:7.1f} MB  {name}")
+            figures = installer.build_installer(app_version())
     except (toolchain.ToolchainError, cpython.SignatureError, freeze.AuditError) as exc:
         print(f"build: the Windows build failed: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,7 @@
 """The Windows onedir build on Linux: PyInstaller run by the checked Windows CPython under Wine, then audited.
 
-build/work/windows/prefix is the build's Wine prefix: C:\\Py311 (cpython.py, signatures checked
-before it first runs) with the wheels of requirements.txt installed, remade when the lock file, the
+The build's Wine prefix, ~/.cache/texture-sorter-build/windows/prefix, holds C:\\Py311 (cpython.py;
+its signatures are checked before it first runs) with the wheels of requirements.txt installed, remade when the lock file, the
 CPython pin or Wine changes. PyInstaller runs the same spec as on Linux (build/texture_sorter.spec,
 rules in build/bundle_rules.py) and writes build/dist/windows/texture-sorter/. The audit then names
 the source of every program and library in the build, a wheel (by the sha256 its RECORD lists) or
@@ -23,11 +23,13 @@ from build import ROOT, SPEC, WINDOWS_DIST, WORK, BuildResult, tree_size
 from windows import cpython, toolchain
 
 WINDOWS_WORK = WORK / "windows"
-PREFIX = WINDOWS_WORK / "prefix"
+# Outside the checkout: a Wine prefix links drive Z: to / and its user folders to $HOME, and tools
+# that walk the checkout (setuptools building it) would follow those links through the whole disk.
+PREFIX = toolchain.CACHE / "prefix"
 PYTHON_DIR = "Py311"  # C:\Py311 in the prefix
 PYTHON = f"C:\\{PYTHON_DIR}\\python.exe"
-STAMP = WINDOWS_WORK / "prefix.json"
-SIGNATURES = WINDOWS_WORK / "cpython-signatures.json"
+STAMP = toolchain.CACHE / "prefix.json"
+SIGNATURES = toolchain.CACHE / "cpython-signatures.json"
 # PyInstaller's Windows warnings about the Universal CRT (api-ms-win-*.dll): part of Windows 10 and
 # later, never bundled on Windows either. Shown as one count instead of a hundred lines.
 UCRT_WARNING = "could not resolve 'api-ms-win-"

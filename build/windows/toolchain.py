@@ -8,6 +8,8 @@ windows (wheels, the CPython sdist, the Inno Setup package), so only a cold mach
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -170,6 +172,18 @@ class Wine:
         """The Windows user profile folders of this prefix (one: the Linux user's name)."""
         users = self.prefix / "drive_c" / "users"
         return sorted(p for p in users.iterdir() if p.is_dir() and p.name.lower() != "public")
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path = CACHE / "build.lock"):
+    """One Windows build at a time on this machine: they share the cache's Wine prefix."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --- downloads --------------------------------------------------------------------------------
