@@ -109,7 +109,9 @@ def verify_file(path: Path, root: Path, ignore_crl: bool) -> Signature:
     if not (current and computed and signer):
         raise SignatureError(f"{relative}: no Authenticode signature (osslsigncode: {out.strip()[-300:]})")
     if current[1] != computed[1]:
-        raise SignatureError(f"{relative}: changed after it was signed (digest {computed[1]} ≠ signed {current[1]})")
+        raise SignatureError(
+            f"{relative}: changed after it was signed (digest {computed[1]} ≠ signed {current[1]})"
+        )
     subject = signer[1].strip()
     stamp = re.search(r"Timestamp time:\s*(.+)", out)
     return Signature(relative, subject, current[1], proc.returncode == 0 and "Succeeded" in out,
@@ -140,7 +142,9 @@ def verify(root: Path) -> list[Signature]:
         _check_signer(signature)
     dll = [s for s in signatures if s.file == "python311.dll"]
     if not dll or dll[0].digest != PYTHON_DLL_DIGEST:
-        raise SignatureError(f"python311.dll: digest {dll[0].digest if dll else 'missing'}, pinned {PYTHON_DLL_DIGEST}")
+        raise SignatureError(
+            f"python311.dll: digest {dll[0].digest if dll else 'missing'}, pinned {PYTHON_DLL_DIGEST}"
+        )
     return signatures
 
 

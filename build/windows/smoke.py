@@ -69,7 +69,9 @@ def linux_top1(work: Path) -> dict[str, str]:
     )  # fmt: skip
     if proc.returncode != 0:
         raise SmokeFailure(f"the Linux run of classify failed:\n{proc.stderr[-1500:]}")
-    return {row["path"]: row["predictions"][0]["category"] for row in json.loads(out.read_text(encoding="utf-8"))}
+    return {
+        row["path"]: row["predictions"][0]["category"] for row in json.loads(out.read_text(encoding="utf-8"))
+    }
 
 
 class WindowsSmokeTest(SmokeTest):
@@ -107,7 +109,9 @@ class WindowsSmokeTest(SmokeTest):
         gui = WineApp(self.onedir / f"{rules.WINDOWS_GUI_NAME}.exe", self.app.home, self.wine)
         proc = gui.run(*gui.gui_args, timeout=90, extra_env={rules.EXIT_AFTER_SHOWN_ENV: "1"})
         if proc.returncode != 0 or not gui.last_modules or "app.ui.main_window" not in gui.last_modules:
-            raise SmokeFailure(f"{gui.executable.name} exited {proc.returncode} without opening its main window")
+            raise SmokeFailure(
+                f"{gui.executable.name} exited {proc.returncode} without opening its main window"
+            )
         return f"{gui.executable.name} opened its main window and quit (no console: nothing printed)"
 
     def gui_start_time(self) -> str:
@@ -147,14 +151,20 @@ class WindowsSmokeTest(SmokeTest):
                               f"/LOG={self.app.path(log)}"], timeout=300)  # fmt: skip
         self.wine.wait()
         if proc.returncode != 0:
-            tail = log.read_text(encoding="utf-8", errors="replace")[-1500:] if log.is_file() else proc.stderr[-800:]
+            tail = (
+                log.read_text(encoding="utf-8", errors="replace")[-1500:]
+                if log.is_file()
+                else proc.stderr[-800:]
+            )
             raise SmokeFailure(f"{self.setup_exe.name} /VERYSILENT exited {proc.returncode}:\n{tail}")
 
     def _uninstall(self, *extra: str) -> None:
         uninstaller = self._install_dir() / "unins000.exe"
         if not uninstaller.is_file():
             raise SmokeFailure(f"no uninstaller at {uninstaller}")
-        proc = self.wine.run([self.app.path(uninstaller), "/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART", *extra])
+        proc = self.wine.run(
+            [self.app.path(uninstaller), "/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART", *extra]
+        )
         self.wine.wait()  # the uninstaller starts a copy of itself from %TEMP% and returns at once
         if proc.returncode != 0:
             raise SmokeFailure(f"unins000.exe exited {proc.returncode}: {proc.stderr[-800:]}")
@@ -162,16 +172,28 @@ class WindowsSmokeTest(SmokeTest):
     def installer_installs_silently(self) -> str:
         self._install()
         folder = self._install_dir()
-        missing = [name for name in (*rules.executable_names("win32"), "_internal") if not (folder / name).exists()]
+        missing = [
+            name for name in (*rules.executable_names("win32"), "_internal") if not (folder / name).exists()
+        ]
         if missing:
             raise SmokeFailure(f"the install in {folder} lacks {missing}")
-        links = list((self.wine.users_dirs()[0] / "AppData" / "Roaming" / "Microsoft" / "Windows" / "Start Menu").rglob("*.lnk"))
+        links = list(
+            (
+                self.wine.users_dirs()[0] / "AppData" / "Roaming" / "Microsoft" / "Windows" / "Start Menu"
+            ).rglob("*.lnk")
+        )
         if not [link for link in links if link.stem == rules.APP_TITLE]:
-            raise SmokeFailure(f"no Start-menu entry '{rules.APP_TITLE}.lnk' (found {[p.name for p in links]})")
+            raise SmokeFailure(
+                f"no Start-menu entry '{rules.APP_TITLE}.lnk' (found {[p.name for p in links]})"
+            )
         prog_id = self._reg_value(f"HKCU\\Software\\Classes\\{rules.PACKAGE_EXTENSION}")
-        command = self._reg_value(f"HKCU\\Software\\Classes\\{prog_id}\\shell\\open\\command") if prog_id else None
+        command = (
+            self._reg_value(f"HKCU\\Software\\Classes\\{prog_id}\\shell\\open\\command") if prog_id else None
+        )
         if not command or f"{rules.WINDOWS_GUI_NAME}.exe" not in command or '"%1"' not in command:
-            raise SmokeFailure(f"{rules.PACKAGE_EXTENSION} → {prog_id!r} → {command!r}: not opened by the app")
+            raise SmokeFailure(
+                f"{rules.PACKAGE_EXTENSION} → {prog_id!r} → {command!r}: not opened by the app"
+            )
         self.prog_id = prog_id
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
         return f"{size:.0f} MB in {folder.relative_to(self.wine.prefix)}; Start menu; {rules.PACKAGE_EXTENSION} → {command}"
@@ -185,9 +207,16 @@ class WindowsSmokeTest(SmokeTest):
             raise SmokeFailure(f"the installed app's --help lacks {missing}")
         if not self.package.is_file():
             raise SmokeFailure("no package to open (the export-model step failed first)")
-        proc = cli.run(*cli.gui_args, cli.path(self.package), timeout=90, extra_env={rules.EXIT_AFTER_SHOWN_ENV: "dialog"})
+        proc = cli.run(
+            *cli.gui_args,
+            cli.path(self.package),
+            timeout=90,
+            extra_env={rules.EXIT_AFTER_SHOWN_ENV: "dialog"},
+        )
         if "is installed" not in proc.stdout:
-            raise SmokeFailure(f"the installed app did not install the package: {proc.stdout[-500:]}{proc.stderr[-800:]}")
+            raise SmokeFailure(
+                f"the installed app did not install the package: {proc.stdout[-500:]}{proc.stderr[-800:]}"
+            )
         cli.check("correct", cli.path(fixture_textures()[0]), "surface/metal")
         stats = json.loads(cli.check("learn", "stats", "--json").stdout)
         if "surface/metal" not in json.dumps(stats):
@@ -208,7 +237,9 @@ class WindowsSmokeTest(SmokeTest):
         if self._reg_value(f"HKCU\\Software\\Classes\\{rules.PACKAGE_EXTENSION}") or (
             self.wine.run(["reg", "query", prog_id_key]).returncode == 0
         ):
-            raise SmokeFailure(f"the uninstall left the {rules.PACKAGE_EXTENSION} association ({prog_id_key})")
+            raise SmokeFailure(
+                f"the uninstall left the {rules.PACKAGE_EXTENSION} association ({prog_id_key})"
+            )
         lost = [p.name for p, digest in kept.items() if not p.is_file() or sha256_of(p) != digest]
         if lost:
             raise SmokeFailure(f"the uninstall changed or deleted the user's {lost}")
@@ -238,7 +269,10 @@ WINDOWS_STEPS = [
 
 def is_up_to_date(version: str) -> bool:
     """Whether the Windows build and its installer are newer than every source and the lock file."""
-    outputs = [WINDOWS_DIST / rules.BUNDLE_NAME / f"{rules.WINDOWS_CLI_NAME}.exe", installer.installer_path(version)]
+    outputs = [
+        WINDOWS_DIST / rules.BUNDLE_NAME / f"{rules.WINDOWS_CLI_NAME}.exe",
+        installer.installer_path(version),
+    ]
     newest = max(newest_source_mtime(), toolchain.LOCK_FILE.stat().st_mtime,
                  max(p.stat().st_mtime for p in Path(__file__).parent.glob("*.py")))  # fmt: skip
     return all(p.is_file() and p.stat().st_mtime >= newest for p in outputs)

@@ -21,9 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path, PureWindowsPath
 
-CACHE = (
-    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "texture-sorter-build" / "windows"
-)
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "texture-sorter-build" / "windows"
 WHEELS = CACHE / "wheels"
 DOWNLOADS = CACHE / "downloads"
 HERE = Path(__file__).resolve().parent
@@ -60,7 +58,9 @@ def _apt(*args: str) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     proc = subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ToolchainError(f"`apt-get {' '.join(args)}` failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        raise ToolchainError(
+            f"`apt-get {' '.join(args)}` failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
+        )
 
 
 def ensure_system_packages(log=print) -> str:
@@ -89,7 +89,9 @@ def ensure_npm(log=print) -> str:
     """The npm client (apt's `npm` when missing); returns its path."""
     if not shutil.which("npm"):
         if not shutil.which("apt-get") or os.geteuid() != 0:
-            raise ToolchainError("the Windows installer build needs npm (Inno Setup comes from npm): install npm")
+            raise ToolchainError(
+                "the Windows installer build needs npm (Inno Setup comes from npm): install npm"
+            )
         log("windows: installing npm with apt-get …")
         _apt("install", "-y", "-q", "--no-install-recommends", "npm")
     return shutil.which("npm") or "npm"
@@ -129,7 +131,9 @@ class Wine:
         self.wait()
         if proc.returncode != 0 or not (self.prefix / "drive_c" / "windows").is_dir():
             raise ToolchainError(f"wineboot could not make {self.prefix}:\n{proc.stderr[-1500:]}")
-        driver = self.run(["reg", "add", "HKCU\\Software\\Wine\\Drivers", "/v", "Graphics", "/d", "null", "/f"])
+        driver = self.run(
+            ["reg", "add", "HKCU\\Software\\Wine\\Drivers", "/v", "Graphics", "/d", "null", "/f"]
+        )
         self.wait()
         if driver.returncode != 0:
             raise ToolchainError(f"could not select Wine's null display driver: {driver.stderr[-500:]}")
@@ -152,7 +156,9 @@ class Wine:
             encoding="utf-8", errors="replace", timeout=timeout, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
-    def stream(self, args: Sequence[str], *, cwd: Path | None = None, quiet_lines: Sequence[str] = ()) -> None:
+    def stream(
+        self, args: Sequence[str], *, cwd: Path | None = None, quiet_lines: Sequence[str] = ()
+    ) -> None:
         """Run `wine ARGS…` and print its output as it comes; raise ToolchainError when it fails."""
         proc = subprocess.Popen(
             ["wine", *args], env=self.env(), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

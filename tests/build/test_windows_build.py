@@ -122,7 +122,9 @@ def test_unpack_refuses_a_member_outside_the_python_folder(tmp_path):
         cpython.unpack(sdist, tmp_path / "Py311")
 
 
-@pytest.mark.skipif(not shutil.which("osslsigncode"), reason="osslsigncode is not installed (apt-get install osslsigncode)")
+@pytest.mark.skipif(
+    not shutil.which("osslsigncode"), reason="osslsigncode is not installed (apt-get install osslsigncode)"
+)
 def test_an_unsigned_file_fails_the_signature_check(tmp_path):
     fake = tmp_path / "python311.dll"
     fake.write_bytes(b"MZ" + bytes(500))
@@ -190,13 +192,19 @@ def test_the_audit_fails_a_build_with_a_binary_of_unknown_origin(fake_prefix):
 
 
 def test_windows_path_is_the_z_drive_path_wine_maps(tmp_path):
-    assert toolchain.windows_path(tmp_path / "a b" / "c.txt") == "Z:" + str(tmp_path).replace("/", "\\") + "\\a b\\c.txt"
+    assert (
+        toolchain.windows_path(tmp_path / "a b" / "c.txt")
+        == "Z:" + str(tmp_path).replace("/", "\\") + "\\a b\\c.txt"
+    )
 
 
 def test_the_launcher_takes_qt_platform_option_first():
     import launcher
 
-    assert launcher.take_qt_platform(["-platform", "offscreen", "x.ps2model"]) == ("offscreen", ["x.ps2model"])
+    assert launcher.take_qt_platform(["-platform", "offscreen", "x.ps2model"]) == (
+        "offscreen",
+        ["x.ps2model"],
+    )
     assert launcher.take_qt_platform(["classify", "-platform"]) == (None, ["classify", "-platform"])
     assert launcher.take_qt_platform(["-platform"]) == (None, ["-platform"])
 
@@ -215,11 +223,16 @@ def test_a_built_windows_app_runs_under_wine_and_every_binary_has_a_known_origin
 
     onedir = freeze.WINDOWS_DIST / "texture-sorter"
     recorded = {entry["file"] for entry in json.loads((freeze.WINDOWS_DIST / "provenance.json").read_text())}
-    binaries = {p.relative_to(onedir).as_posix() for p in onedir.rglob("*") if p.suffix.lower() in cpython.PE_SUFFIXES}
+    binaries = {
+        p.relative_to(onedir).as_posix() for p in onedir.rglob("*") if p.suffix.lower() in cpython.PE_SUFFIXES
+    }
     assert binaries == recorded
     wine = toolchain.Wine(tmp_path / "prefix")
     wine.boot()
-    proc = wine.run([str(onedir / "texture-sorter.exe"), "--version"], env={"TEXTURE_SORTER_HOME": toolchain.windows_path(tmp_path)})
+    proc = wine.run(
+        [str(onedir / "texture-sorter.exe"), "--version"],
+        env={"TEXTURE_SORTER_HOME": toolchain.windows_path(tmp_path)},
+    )
     wine.wait()
     assert proc.returncode == 0 and __version__ in proc.stdout, proc.stderr[-500:]
     with pytest.raises(subprocess.CalledProcessError):  # the prefix has no Python: the build carries its own
