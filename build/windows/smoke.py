@@ -99,9 +99,10 @@ class WindowsSmokeTest(SmokeTest):
         linux = {self.app.path(Path(path)): top for path, top in linux_top1(self.work).items()}
         differ = sorted(path for path in linux if windows.get(path) != linux[path])
         if differ or len(windows) != len(linux):
+            first = differ[0] if differ else "-"
             raise SmokeFailure(
-                f"top-1 differs from the Linux run for {len(differ)} of {len(linux)} files, e.g. "
-                f"{differ[:1]}: Windows {windows.get(differ[0]) if differ else '?'}, Linux {linux[differ[0]] if differ else '?'}"
+                f"top-1 differs from the Linux run for {len(differ)} of {len(linux)} files (Windows "
+                f"answered {len(windows)}), e.g. {first}: Windows {windows.get(first)}, Linux {linux.get(first)}"
             )
         return f"top-1 equal for all {len(linux)} files"
 
