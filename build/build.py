@@ -1,4 +1,4 @@
-"""One build command for the frozen app: `python build/build.py [--onefile] [--clean]`.
+"""One build command for the frozen app: `python build/build.py [--onefile] [--clean] [--target windows]`.
 
 Runs build/texture_sorter.spec and prints where the build went, its size against the budget and how
 long it took. The figures are also written to build/dist/build-<kind>.json (the figures the README
@@ -12,6 +12,11 @@ wheel is kept in ~/.cache/texture-sorter-build, so only the first build pays for
 installing PyInstaller into it when missing.
 
 Outputs: onedir → build/dist/texture-sorter/ ; onefile → build/dist/onefile/texture-sorter[.exe].
+
+`--target windows` builds the Windows app and its installer: on Linux under Wine (build/windows/,
+which installs Wine and a checked Windows CPython by itself), on Windows natively (then Inno
+Setup's `iscc` must be on PATH). Outputs: build/dist/windows/texture-sorter/ (TextureSorter.exe,
+texture-sorter.exe, _internal/) and build/dist/installer/TextureSorter-<version>-setup.exe.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ BUILD_DIR = Path(__file__).resolve().parent
 ROOT = BUILD_DIR.parent
 SPEC = BUILD_DIR / "texture_sorter.spec"
 DIST = BUILD_DIR / "dist"
+WINDOWS_DIST = DIST / "windows"  # --target windows: the onedir Windows app
 WORK = BUILD_DIR / "work"
 PYINSTALLER_REQUIREMENT = "pyinstaller>=6.10,<7"
 FROZEN_ENV = BUILD_DIR / "env"
@@ -193,9 +199,16 @@ def frozen_env_python() -> Path:
 
 
 def build(
-    onefile: bool = False, clean: bool = False, quiet: bool = False, numpy_blas: str | None = None
+    onefile: bool = False,
+    clean: bool = False,
+    quiet: bool = False,
+    numpy_blas: str | None = None,
+    dist: Path = DIST,
 ) -> BuildResult:
-    """Run PyInstaller on the spec; raise CalledProcessError when it (or making build/env) fails."""
+    """Run PyInstaller on the spec; raise CalledProcessError when it (or making build/env) fails.
+
+    `dist` is where the onedir folder goes (WINDOWS_DIST for a native `--target windows` build).
+    """
     if (numpy_blas or default_numpy_blas()) == "drop":
         python = str(frozen_env_python())
     else:
@@ -210,7 +223,7 @@ def build(
         "--log-level",
         "WARN" if quiet else "INFO",
         "--distpath",
-        str(DIST / "onefile" if onefile else DIST),
+        str(DIST / "onefile" if onefile else dist),
         "--workpath",
         str(WORK / kind),
     ]
@@ -220,11 +233,11 @@ def build(
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     seconds = time.perf_counter() - start
-    out = output_path(onefile)
+    out = output_path(onefile) if dist == DIST else dist / rules.BUNDLE_NAME
     result = BuildResult(
         kind=kind,
         path=str(out),
-        executable=str(executable_path(onefile)),
+        executable=str(executable_path(onefile) if dist == DIST else out / f"{rules.WINDOWS_CLI_NAME}.exe"),
         seconds=round(seconds, 1),
         size_bytes=tree_size(out),
         budget_mb=SIZE_BUDGET_MB[kind],
@@ -243,6 +256,46 @@ def largest_parts(path: Path, count: int = 8) -> list[tuple[int, str]]:
     return sorted(sizes, reverse=True)[:count]
 
 
+def app_version() -> str:
+    sys.path.insert(0, str(ROOT))
+    from ai import __version__
+
+    return __version__
+
+
+def build_for_windows(clean: bool, quiet: bool) -> int:
+    """`--target windows`: the onedir app and the installer (under Wine on Linux, natively on Windows)."""
+    if sys.platform.startswith("win"):
+        result = build(clean=clean, quiet=quiet, numpy_blas="keep", dist=WINDOWS_DIST)
+        print(result.summary())
+        iscc = shutil.which("iscc")
+        if not iscc:
+            print("build: Inno Setup's iscc is not on PATH; the installer was not built", file=sys.stderr)
+            return 1
+        iss = ROOT / "installer" / "texture_sorter.iss"
+        subprocess.run([iscc, "/Q", f"/DAppVersion={app_version()}", str(iss)], check=True)
+        print(f"installer: {DIST / 'installer' / f'TextureSorter-{app_version()}-setup.exe'}")
+        return 0
+    from windows import cpython, freeze, installer, toolchain
+
+    try:
+        with toolchain.exclusive():
+            result = freeze.freeze(clean=clean, quiet=quiet)
+            print(result.summary())
+            for size, name in largest_parts(Path(result.path)):
+                print(f"  {size / 1e6:7.1f} MB  {name}")
+            figures = installer.build_installer(app_version())
+    except (toolchain.ToolchainError, cpython.SignatureError, freeze.AuditError) as exc:
+        print(f"build: the Windows build failed: {exc}", file=sys.stderr)
+        return 1
+    size_mb = figures["size_bytes"] / 1e6
+    verdict = "within" if size_mb <= figures["budget_mb"] else "OVER"
+    print(f"installer: {figures['path']}\n  size {size_mb:.1f} MB ({verdict} the "
+          f"{figures['budget_mb']:.0f} MB budget), compiled in {figures['seconds']:.1f} s")  # fmt: skip
+    print("run it: python build/smoke_test.py --target windows --no-build")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -257,7 +310,22 @@ def main(argv: list[str] | None = None) -> int:
         help="drop: build in build/env with numpy compiled without BLAS (default on Linux with a C "
         "compiler); keep: build from the running environment",
     )
+    parser.add_argument(
+        "--target",
+        choices=("host", "windows"),
+        default="host",
+        help="host: an app for this machine (default); windows: the Windows app and installer "
+        "(on Linux under Wine, installing what it needs as root)",
+    )
     args = parser.parse_args(argv)
+    if args.target == "windows":
+        if args.onefile:
+            parser.error("--target windows builds the onedir app and its installer; leave out --onefile")
+        try:
+            return build_for_windows(args.clean, args.quiet)
+        except subprocess.CalledProcessError as exc:
+            print(f"build: {' '.join(map(str, exc.cmd[:4]))} … failed (exit {exc.returncode})", file=sys.stderr)
+            return 1
     try:
         result = build(onefile=args.onefile, clean=args.clean, quiet=args.quiet, numpy_blas=args.numpy_blas)
     except subprocess.CalledProcessError as exc:

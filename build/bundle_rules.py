@@ -30,6 +30,12 @@ SHOWN_MARKER = "TEXTURE_SORTER_SHOWN"
 # With EXIT_AFTER_SHOWN_ENV=dialog the GUI prints DIALOG_MARKER, the first message box's title and
 # text, then quits (the smoke test of opening a .ps2model package).
 DIALOG_MARKER = "TEXTURE_SORTER_DIALOG"
+# With EXIT_AFTER_SHOWN_ENV=training the GUI opens the Training tab, prints TRAINING_MARKER with
+# `form=0|1 start=0|1` (whether its form and Start button can be used) and the tab's notice, then quits.
+TRAINING_MARKER = "TEXTURE_SORTER_TRAINING"
+# Qt's own command-line option for the platform plugin. Wine does not pass QT_* variables on to
+# Windows programs, so the Windows smoke test starts the GUI with it (build/launcher.py reads it).
+QT_PLATFORM_OPTION = "-platform"
 # Set to a file name, the frozen app writes the modules it loaded there at exit (build/rthook_modules_out.py).
 MODULES_OUT_ENV = "TEXTURE_SORTER_MODULES_OUT"
 # Modules that must never be loaded by the frozen app (torch and the training stack).
@@ -194,9 +200,13 @@ def keep_qt_plugin(plugin_type: str, file_name: str) -> bool:
 
 _QT_PLUGIN_RE = re.compile(r"^PySide6/(?:Qt/)?plugins/(?P<type>.+)/(?P<name>[^/]+)$")
 _QT_TRANSLATION_RE = re.compile(r"^PySide6/(?:Qt/)?translations/")
-# The stand-alone onnxruntime C library: the Python extension on Linux is linked statically and
-# never loads it (checked with ldd; the smoke test's classify step proves inference works without it).
-_UNUSED_LIBRARY_RE = re.compile(r"(^|/)libonnxruntime\.so[.\d]*$")
+# Libraries the app never loads:
+# - the stand-alone onnxruntime C library (libonnxruntime.so, onnxruntime.dll, 23 MB): the Python
+#   extension is linked statically and never loads it (ldd / objdump -p; the smoke test's classify
+#   step proves inference works without it);
+# - Qt's software OpenGL (opengl32sw.dll, Mesa llvmpipe, 21 MB): only OpenGL/Quick content falls
+#   back to it, and the widgets UI paints with the raster engine.
+_UNUSED_LIBRARY_RE = re.compile(r"(^|/)(libonnxruntime\.so[.\d]*|onnxruntime\.dll|opengl32sw\.dll)$", re.I)
 
 
 def keep_bundle_entry(dest_name: str) -> bool:

@@ -5,6 +5,17 @@ from __future__ import annotations
 import os
 import sys
 
+# Qt's own option for the platform plugin (bundle_rules.QT_PLATFORM_OPTION; this file is frozen
+# alone, so the name is repeated here).
+QT_PLATFORM_OPTION = "-platform"
+
+
+def take_qt_platform(argv: list[str]) -> tuple[str | None, list[str]]:
+    """`-platform NAME …` at the start of the arguments → (NAME, the other arguments)."""
+    if len(argv) >= 2 and argv[0] == QT_PLATFORM_OPTION:
+        return argv[1], argv[2:]
+    return None, argv
+
 
 def _main() -> int:
     # The windowed Windows build has no console: sys.stdout/stderr are None there, and a print()
@@ -12,6 +23,12 @@ def _main() -> int:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (lives as long as the process)
+    # `TextureSorter.exe -platform offscreen [PATH]`, as any Qt program takes it: Wine passes no
+    # QT_* variable on to Windows programs, so this is how the smoke test starts the GUI headless.
+    platform, rest = take_qt_platform(sys.argv[1:])
+    if platform is not None:
+        os.environ["QT_QPA_PLATFORM"] = platform
+        sys.argv[1:] = rest
     # Code that restarts the app as `sys.executable -m app.cli …` (serve-bench starts a server that
     # way) gets the same behaviour from the frozen executable, whose sys.executable is itself.
     if sys.argv[1:3] == ["-m", "app.cli"]:

@@ -1,6 +1,6 @@
 """Frozen smoke test: build when needed, then drive the frozen executable headless, CLI and GUI.
 
-    python build/smoke_test.py [--rebuild | --no-build] [--onefile] [--keep]
+    python build/smoke_test.py [--rebuild | --no-build] [--onefile] [--keep] [--target windows]
 
 Every step runs the frozen binary with QT_QPA_PLATFORM=offscreen and a throw-away
 TEXTURE_SORTER_HOME, checks its exit code and output, checks that it never loaded torch (the list
@@ -11,6 +11,7 @@ when every step passed. Needs the dev extra (onnx builds the tiny test model).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -68,32 +69,51 @@ def fixture_textures() -> list[Path]:
     return sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix.lower() != ".md")
 
 
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def is_never_loaded(module: str) -> bool:
     return any(module == name or module.startswith(name + ".") for name in rules.NEVER_LOADED)
 
 
 class FrozenApp:
-    """Runs the frozen executable in a clean environment with its own user folders."""
+    """Runs the frozen executable in a clean environment with its own user folders.
+
+    `path()` is how the executable sees a local path and `gui_args` start its GUI headless; the
+    Windows smoke test's WineApp (build/windows/smoke.py) changes both.
+    """
+
+    gui_args: tuple[str, ...] = ()  # QT_QPA_PLATFORM=offscreen in the environment does it here
 
     def __init__(self, executable: Path, home: Path):
         self.executable = executable
         self.home = home
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "TEXTURE_SORTER_"))}
-        self.env.update(QT_QPA_PLATFORM="offscreen", TEXTURE_SORTER_HOME=str(home))
+        self.env.update(QT_QPA_PLATFORM="offscreen", TEXTURE_SORTER_HOME=self.path(home))
         self.calls = 0
         self.last_modules: list[str] | None = None
+
+    def path(self, path: Path) -> str:
+        """`path` as the executable names it (its command-line arguments and its output)."""
+        return str(path)
+
+    def command(self, *args: str) -> list[str]:
+        return [str(self.executable), *args]
 
     def run(self, *args: str, timeout: float = 180, extra_env: dict[str, str] | None = None):
         """Run the executable; fail if it loaded torch or the training stack (see rthook_modules_out.py)."""
         self.calls += 1
         modules_file = self.home.parent / f"modules-{self.calls}.txt"
-        env = {**self.env, **(extra_env or {}), rules.MODULES_OUT_ENV: str(modules_file)}
+        env = {**self.env, **(extra_env or {}), rules.MODULES_OUT_ENV: self.path(modules_file)}
         command = " ".join(args) or "(no arguments)"
         try:
             proc = subprocess.run(
-                [str(self.executable), *args],
+                self.command(*args),
                 capture_output=True,
                 text=True,
+                encoding="utf-8",
+                errors="replace",
                 timeout=timeout,
                 env=env,
                 cwd=self.home,
@@ -150,9 +170,9 @@ class SmokeTest:
 
     def _classify(self, *extra: str) -> list[dict]:
         out_file = self.work / f"classify-{len(list(self.work.glob('classify-*')))}.json"
-        self.app.check("classify", str(FIXTURES), "--json", str(out_file), *extra)
+        self.app.check("classify", self.app.path(FIXTURES), "--json", self.app.path(out_file), *extra)
         rows = json.loads(out_file.read_text(encoding="utf-8"))
-        expected = {str(p) for p in fixture_textures()}
+        expected = {self.app.path(p) for p in fixture_textures()}
         got = {row["path"] for row in rows}
         if got != expected:
             raise SmokeFailure(
@@ -176,7 +196,7 @@ class SmokeTest:
         from ai.taxonomy import default_categories
 
         load_test_model_builder()(self.tiny_model, default_categories())
-        rows = self._classify("--model", str(self.tiny_model), "--no-learn", "--no-rules")
+        rows = self._classify("--model", self.app.path(self.tiny_model), "--no-learn", "--no-rules")
         sources = {row["source"] for row in rows}
         categories = {p["category"] for row in rows for p in row["predictions"]}
         if sources != {"offline"}:
@@ -188,7 +208,7 @@ class SmokeTest:
     def sort_dry_run_changes_nothing(self) -> str:
         before = {p: p.stat().st_mtime_ns for p in fixture_textures()}
         out_dir = self.work / "sorted"
-        proc = self.app.check("sort", str(FIXTURES), "--out", str(out_dir), "--dry-run")
+        proc = self.app.check("sort", self.app.path(FIXTURES), "--out", self.app.path(out_dir), "--dry-run")
         planned = proc.stdout.count(" -> ")
         if planned != len(before):
             raise SmokeFailure(
@@ -201,15 +221,39 @@ class SmokeTest:
             raise SmokeFailure("--dry-run touched the fixture files")
         return f"{planned} files planned, nothing written"
 
+    def sort_copy_and_undo(self) -> str:
+        """`sort --mode copy` puts a copy of every texture under OUT/<category>/; `undo OUT` takes them back."""
+        before = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in fixture_textures()}
+        out_dir = self.work / "sorted-copy"
+        self.app.check("sort", self.app.path(FIXTURES), "--out", self.app.path(out_dir), "--mode", "copy")
+
+        def copies() -> list[Path]:
+            return [p for p in out_dir.rglob("*") if p.is_file() and ".texture-sorter" not in p.parts]
+
+        copied = copies()
+        if sorted(p.name for p in copied) != sorted(p.name for p in before):
+            raise SmokeFailure(f"the sort copied {len(copied)} files, expected the {len(before)} fixtures")
+        wanted = {sha256_of(p) for p in before}
+        if {sha256_of(p) for p in copied} != wanted:
+            raise SmokeFailure("a copy differs from its source texture")
+        folders = {p.parent for p in copied}
+        self.app.check("undo", self.app.path(out_dir))
+        left = copies()
+        if left:
+            raise SmokeFailure(f"undo left {len(left)} copies, e.g. {left[0]}")
+        if {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in fixture_textures()} != before:
+            raise SmokeFailure("sort or undo touched the source textures")
+        return f"{len(copied)} files copied into {len(folders)} folders, undo took every copy back"
+
     def export_and_import_model(self) -> str:
         if not self.tiny_model.is_file():
             raise SmokeFailure("the tiny ONNX model was not built (the classify step failed first)")
         self.app.check("keys", "generate", "Smoke signer")  # PyNaCl (and cffi's backend) frozen
         self.app.check(
             "export-model",
-            str(self.tiny_model),
+            self.app.path(self.tiny_model),
             "--out",
-            str(self.package),
+            self.app.path(self.package),
             "--name",
             "Smoke tiny",
             "--version",
@@ -219,7 +263,7 @@ class SmokeTest:
             "--sign",
             "Smoke signer",
         )
-        out = self.app.check("import-model", str(self.package), "--use").stdout
+        out = self.app.check("import-model", self.app.path(self.package), "--use").stdout
         if "Installed Smoke tiny 1.0" not in out or "signed by Smoke signer (trusted)" not in out:
             raise SmokeFailure(f"import-model said {out!r}")
         models = json.loads(self.app.check("models", "list", "--json").stdout)
@@ -227,7 +271,7 @@ class SmokeTest:
         if [m.get("name") for m in active] != ["Smoke tiny"]:
             raise SmokeFailure(f"active model after import: {active}")
         one = fixture_textures()[0]
-        row = json.loads(self.app.check("classify", str(one), "--json", "-").stdout)[0]
+        row = json.loads(self.app.check("classify", self.app.path(one), "--json", "-").stdout)[0]
         if row["source"] != "offline":
             raise SmokeFailure(f"classify with the imported model gave source {row['source']!r}")
         return "exported (signed), imported, activated and used"
@@ -239,7 +283,8 @@ class SmokeTest:
         for category in ("a", "b"):
             (data / category).mkdir(parents=True, exist_ok=True)
             shutil.copy(fixture_textures()[0], data / category)
-        proc = self.app.check("train", str(data), "--out", str(self.work / "trained.onnx"), expect=1)
+        trained = self.app.path(self.work / "trained.onnx")
+        proc = self.app.check("train", self.app.path(data), "--out", trained, expect=1)
         if INSTALL_HINT not in proc.stderr:
             raise SmokeFailure(f"train did not say PyTorch is missing: {proc.stderr!r}")
         return "torch is not in the build; train says how to get it"
@@ -247,7 +292,7 @@ class SmokeTest:
     # --- GUI -------------------------------------------------------------------------------
     def gui_shows_main_window(self) -> str:
         try:
-            proc = self.app.run(timeout=30, extra_env={rules.EXIT_AFTER_SHOWN_ENV: "1"})
+            proc = self.app.run(*self.app.gui_args, timeout=60, extra_env={rules.EXIT_AFTER_SHOWN_ENV: "1"})
         except SmokeFailure as exc:
             raise SmokeFailure(
                 f"{exc}: the GUI never quit (is {rules.EXIT_AFTER_SHOWN_ENV} honoured?)"
@@ -270,14 +315,29 @@ class SmokeTest:
             )
         return "main window shown: " + shown[0]
 
+    def training_tab_greyed_out(self) -> str:
+        """The frozen GUI's Training tab says PyTorch is not bundled, with its form and Start disabled."""
+        env = {rules.EXIT_AFTER_SHOWN_ENV: "training"}
+        proc = self.app.run(*self.app.gui_args, timeout=90, extra_env=env)
+        said = [line for line in proc.stdout.splitlines() if line.startswith(rules.TRAINING_MARKER)]
+        if proc.returncode != 0 or not said:
+            raise SmokeFailure(
+                f"the GUI exited {proc.returncode} without a {rules.TRAINING_MARKER} line\n"
+                f"stdout: {proc.stdout[-800:]}\nstderr: {proc.stderr[-1500:]}"
+            )
+        state = said[0].removeprefix(rules.TRAINING_MARKER).strip()
+        if not state.startswith("form=0 start=0") or "packaged build" not in state:
+            raise SmokeFailure(f"the Training tab is usable in the frozen app: {state!r}")
+        return state
+
     def gui_imports_a_package_path(self) -> str:
         """`texture-sorter FILE.ps2model` (a double-click on a package): the GUI installs it and says so."""
         if not self.package.is_file():
             raise SmokeFailure("no package to open (the export-model step failed first)")
         home = self.work / "home-gui-import"
         home.mkdir(exist_ok=True)
-        env = {rules.EXIT_AFTER_SHOWN_ENV: "dialog", "TEXTURE_SORTER_HOME": str(home)}
-        proc = self.app.run(str(self.package), timeout=60, extra_env=env)
+        env = {rules.EXIT_AFTER_SHOWN_ENV: "dialog", "TEXTURE_SORTER_HOME": self.app.path(home)}
+        proc = self.app.run(*self.app.gui_args, self.app.path(self.package), timeout=90, extra_env=env)
         said = [line for line in proc.stdout.splitlines() if line.startswith(rules.DIALOG_MARKER)]
         if proc.returncode != 0 or not said:
             raise SmokeFailure(
@@ -286,7 +346,7 @@ class SmokeTest:
             )
         if "Smoke tiny 1.0 is installed" not in said[0]:
             raise SmokeFailure(f"the GUI said {said[0]!r}")
-        proc = self.app.check("models", "list", "--json", extra_env={"TEXTURE_SORTER_HOME": str(home)})
+        proc = self.app.check("models", "list", "--json", extra_env={"TEXTURE_SORTER_HOME": self.app.path(home)})
         names = [m.get("name") for m in json.loads(proc.stdout)]
         if "Smoke tiny" not in names:
             raise SmokeFailure(f"models after the GUI import: {names}")
@@ -303,9 +363,11 @@ STEPS = [
     ("classify (ONNX test model)", "classify_with_onnx_model"),
     ("classify (shipped model)", "classify_with_default_model"),
     ("sort --dry-run", "sort_dry_run_changes_nothing"),
+    ("sort copy + undo", "sort_copy_and_undo"),
     ("export-model + import-model", "export_and_import_model"),
     ("train without torch", "training_needs_torch"),
     ("GUI main window", "gui_shows_main_window"),
+    ("GUI Training tab greyed out", "training_tab_greyed_out"),
     ("GUI opens a .ps2model", "gui_imports_a_package_path"),
 ]
 
@@ -313,9 +375,13 @@ STEPS = [
 def run_smoke(executable: Path, bundle_root: Path | None, work: Path, log=print) -> list[StepResult]:
     home = work / "home"
     home.mkdir(parents=True, exist_ok=True)
-    smoke = SmokeTest(FrozenApp(executable, home), bundle_root, work)
+    return run_steps(SmokeTest(FrozenApp(executable, home), bundle_root, work).steps(), log)
+
+
+def run_steps(steps: list[tuple[str, Callable[[], str]]], log=print) -> list[StepResult]:
+    """Run each step, timed; a SmokeFailure fails that step only."""
     results = []
-    for name, step in smoke.steps():
+    for name, step in steps:
         start = time.perf_counter()
         try:
             detail, passed = step(), True
@@ -334,7 +400,20 @@ def main(argv: list[str] | None = None) -> int:
     when.add_argument("--no-build", action="store_true", help="test the existing build as it is")
     parser.add_argument("--onefile", action="store_true", help="test the onefile build")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (printed) for inspection")
+    parser.add_argument(
+        "--target",
+        choices=("host", "windows"),
+        default="host",
+        help="host: the build for this machine (default); windows: the Windows build and installer, "
+        "under Wine (build/windows/smoke.py)",
+    )
     args = parser.parse_args(argv)
+    if args.target == "windows":
+        if args.onefile:
+            parser.error("--target windows tests the onedir app and its installer; leave out --onefile")
+        from windows import smoke
+
+        return smoke.main(rebuild=args.rebuild, no_build=args.no_build, keep=args.keep)
 
     if args.rebuild or (not args.no_build and not is_up_to_date(args.onefile)):
         try:

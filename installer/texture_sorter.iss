@@ -1,17 +1,23 @@
 ; Windows installer for Game Texture Sorter (Inno Setup 6).
 ;
-; Build on Windows, from the repository root:
-;     python build\build.py
+; Built by `python build/build.py --target windows` (on Linux under Wine, on Windows natively,
+; which runs ISCC with /DAppVersion=<ai.__version__>); by hand on Windows, from the repository root:
+;     python build\build.py --target windows
 ;     iscc installer\texture_sorter.iss
 ; The installer lands in build\dist\installer\. It installs the onedir build, adds a Start-menu
 ; entry, opens .ps2model model packages with the app (double-click = import), and its uninstaller
-; keeps the user's corrections, models and settings unless the user ticks the box to delete them.
-; tests/build/test_spec.py checks this file's sections, paths and keys on every platform.
+; keeps the user's corrections, models and settings unless the user ticks the box to delete them
+; (or, for an unattended uninstall, passes /DELETEUSERDATA).
+; tests/build/test_spec.py checks this file's sections, paths and keys on every platform;
+; build/smoke_test.py --target windows installs and uninstalls the real setup.exe under Wine.
 
 #define AppName "Game Texture Sorter"
 #define AppExeName "TextureSorter.exe"
 #define AppCliName "texture-sorter.exe"
-#define BuildDir "..\build\dist\texture-sorter"
+#ifndef BuildDir
+  ; What `python build/build.py --target windows` writes.
+  #define BuildDir "..\build\dist\windows\texture-sorter"
+#endif
 ; Where the app keeps user data on Windows (platformdirs' user data/config/cache/log folders for
 ; "texture-sorter" all live under %LOCALAPPDATA%\texture-sorter).
 #define UserDataDir "{localappdata}\texture-sorter"
@@ -29,7 +35,7 @@ AppName={#AppName}
 AppVersion={#AppVersion}
 AppVerName={#AppName} {#AppVersion}
 AppPublisher=Game Texture Sorter contributors
-DefaultDirName={autopf}\Game Texture Sorter
+DefaultDirName={code:ProgramsFolder}\Game Texture Sorter
 DefaultGroupName={#AppName}
 DisableProgramGroupPage=yes
 ; Per-user install by default (no admin prompt); the user may choose all users instead.
@@ -79,6 +85,18 @@ Filename: "{app}\{#AppExeName}"; Description: "{cm:LaunchProgram,{#AppName}}"; F
 [Code]
 var
   DeleteUserData: Boolean;
+
+// autopf is Program Files for an all-users install, %LOCALAPPDATA%\Programs for a per-user one.
+// Wine 8 lacks the per-user known folder (FOLDERID_UserProgramFiles), so Setup would stop there
+// under Wine (the smoke test); its Windows location is used instead.
+function ProgramsFolder(Param: String): String;
+begin
+  try
+    Result := ExpandConstant('{autopf}');
+  except
+    Result := ExpandConstant('{localappdata}\Programs');
+  end;
+end;
 
 function UserDataDir(): String;
 begin
@@ -146,11 +164,26 @@ begin
   end;
 end;
 
+{ Whether the uninstaller was started with /DELETEUSERDATA: the way to ask for the data to go in
+  an unattended (/SILENT, /VERYSILENT) uninstall, which shows no box. }
+function DeleteUserDataRequested(): Boolean;
+var
+  I: Integer;
+begin
+  Result := False;
+  for I := 1 to ParamCount() do
+    if CompareText(ParamStr(I), '/DELETEUSERDATA') = 0 then
+      Result := True;
+end;
+
 function InitializeUninstall(): Boolean;
 begin
   DeleteUserData := False;
   if UninstallSilent() then
-    Result := True
+  begin
+    DeleteUserData := DeleteUserDataRequested();
+    Result := True;
+  end
   else
     Result := AskKeepUserData();
 end;

@@ -81,6 +81,22 @@ def run_gui(paths: list[str]) -> int:
             box.reject()
 
         QTimer.singleShot(0, _answered)
+    elif exit_mode == "training":
+        # The frozen smoke test of the Training tab: open it, say whether it can be used, quit.
+        def _training_state() -> None:
+            tab = window.training_tab
+            window.tabs.setCurrentWidget(tab)
+            if tab.available is None:
+                tab.check_availability()
+            notice = " ".join(tab.reason.split())
+            print(
+                f"TEXTURE_SORTER_TRAINING form={int(tab.form.isEnabled())} "
+                f"start={int(tab.start_button.isEnabled())} {notice}",
+                flush=True,
+            )
+            app.quit()
+
+        QTimer.singleShot(0, _training_state)
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
     QTimer.singleShot(300, window.check_unfinished_sorts)

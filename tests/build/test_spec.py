@@ -189,7 +189,11 @@ def test_qt_plugin_rules(rules, plugin_type, file_name, kept):
         ("PySide6/translations/qtbase_fr.qm", False),
         ("onnxruntime/capi/libonnxruntime.so.1.32.0", False),
         ("onnxruntime/capi/onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so", True),
-        ("onnxruntime/capi/onnxruntime.dll", True),
+        ("onnxruntime\\capi\\onnxruntime.dll", False),
+        ("onnxruntime\\capi\\onnxruntime_providers_shared.dll", True),
+        ("onnxruntime\\capi\\onnxruntime_pybind11_state.pyd", True),
+        ("PySide6\\opengl32sw.dll", False),
+        ("PySide6\\Qt6Widgets.dll", True),
         ("PySide6/Qt/lib/libQt6Widgets.so.6", True),
         ("resources/taxonomy.json", True),
     ],
@@ -351,13 +355,16 @@ def test_inno_setup_names_the_app_and_keeps_its_app_id(iss, rules):
     assert setup["AppName"] == rules.APP_TITLE
     assert setup["AppVersion"]
     assert setup["ChangesAssociations"] == "yes"
-    assert setup["DefaultDirName"].startswith("{autopf}\\")
+    # {autopf} (Program Files, or %LOCALAPPDATA%\Programs per user), through a Wine fallback.
+    assert setup["DefaultDirName"].startswith("{code:ProgramsFolder}\\")
+    programs = iss.code()[iss.code().index("function ProgramsFolder") :]
+    assert programs.index("ExpandConstant('{autopf}')") < programs.index("{localappdata}\\Programs")
 
 
 def test_inno_source_files_exist_or_come_from_the_build(iss, rules, build_script):
     installer = ISS.parent
     assert _windows_path(installer, iss.setup()["SetupIconFile"]).is_file()
-    onedir = build_script.output_path(False).resolve()
+    onedir = (build_script.WINDOWS_DIST / rules.BUNDLE_NAME).resolve()
     sources = [entry["Source"] for entry in iss.entries("Files")]
     assert sources
     for source in sources:
