@@ -10,10 +10,9 @@ import gc
 import logging
 import os
 
-from PySide6.QtCore import QByteArray, Qt, QUrl
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import (
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
@@ -33,6 +32,7 @@ from ai.model_manager import ModelManager
 from app.logsetup import log_file_path
 from app.ui.about import AboutDialog
 from app.ui.browser import Browser
+from app.ui.desktop import open_folder
 from app.ui.empty_page import EmptyPage
 from app.ui.errors_panel import ErrorsPanel
 from app.ui.icons import app_icon, icon
@@ -44,7 +44,7 @@ from app.ui.results_model import ResultsModel
 from app.ui.results_roles import FILTER_UNCERTAIN, PENDING
 from app.ui.session import ClassificationSession, RunSummary
 from app.ui.settings import Settings
-from app.ui.sort_dialog import SortDialog, open_folder
+from app.ui.sort_dialog import SortDialog
 from app.ui.sort_jobs import offer_unfinished, undo_last_sort
 from app.ui.status import StatusPanel
 from app.ui.training_tab import TrainingTab
@@ -115,6 +115,8 @@ class MainWindow(WindowMenus, QMainWindow):
         # Polish (style sheet) the hidden browser now, not in the middle of the first folder's scan.
         self.splitter.ensurePolished()
         self._manager_changed()
+        if manager is None:
+            self.session.attach_online()
         self._note_startup_problems()
         freeze_heap()
 
@@ -375,7 +377,7 @@ class MainWindow(WindowMenus, QMainWindow):
             prefix = f"&{i + 1}  " if i < 9 else "    "
             file_as.addAction(prefix + category, lambda c=category: self.correct_selection(c))
         menu.addSeparator()
-        menu.addAction("Open Containing Folder", lambda: open_folder(os.path.dirname(paths[0])))
+        menu.addAction("Open Containing Folder", lambda: open_folder(os.path.dirname(paths[0]), self))
         menu.addAction("Copy Path", lambda: QGuiApplication.clipboard().setText("\n".join(paths)))
         menu.exec(global_pos)
 
@@ -442,7 +444,7 @@ class MainWindow(WindowMenus, QMainWindow):
         AboutDialog(self.session.manager, self).open()
 
     def open_log_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file_path().parent)))
+        open_folder(str(log_file_path().parent), self)
 
     # -- errors -----------------------------------------------------------------------------------
 

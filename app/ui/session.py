@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ai.model_manager import ModelManager
 from ai.prediction_cache import PredictionCache
-from app.context import create_manager
+from app.context import create_manager, online_enabled
 from app.pipeline import Progress, classify_files, rerank
 from app.results import FileResult
 from app.scan import scan_textures
@@ -114,7 +114,9 @@ class ClassificationSession(QObject):
         self.model_path = model_path  # a fixed model (tests, --model); None = the active one
         self.batch_size = batch_size
         self.threads = threads or None
-        self.manager = manager or self._create_manager()
+        # At start-up the manager is built without the online classifier: its API key comes from
+        # the keyring, whose backend can take seconds to load; a reload adds it off the UI thread.
+        self.manager = manager or self._create_manager(online=False)
         self.cache = cache if cache is not None else _open_cache()
         self.paths: list[str] = []
         self.exclude: list[str] = []
@@ -130,9 +132,15 @@ class ClassificationSession(QObject):
 
     # -- the manager ------------------------------------------------------------------------------
 
-    def _create_manager(self) -> ModelManager:
+    def _create_manager(self, online: bool = True) -> ModelManager:
         # always_learn: the learner is there from the first click, even with no corrections yet.
-        return create_manager(self.model_path, always_learn=True)
+        return create_manager(self.model_path, always_learn=True, online=online)
+
+    def attach_online(self) -> Op | None:
+        """Add the online classifier, when the user enabled it, by a reload off the UI thread."""
+        if not online_enabled():
+            return None
+        return self.reload_manager()
 
     def reload_manager(self, reclassify: bool = True) -> Op:
         """Build the manager again (another active model, new online settings) off the UI thread."""

@@ -58,8 +58,8 @@ class WindowMenus:
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self.models_menu = bar.addMenu("&Models")
+        # Filled when opened: listing the models reads the shipped model's metadata (an ONNX session).
         self.models_menu.aboutToShow.connect(self._fill_models_menu)
-        self._fill_models_menu()
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
         help_menu.addAction(self.log_action)
