@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -44,6 +44,8 @@ MAX_DETAIL_ROWS = 5000  # a selection larger than this is summarised from its fi
 
 
 class Browser(QSplitter):
+    countsShown = Signal(object)  # the Counter the sidebar shows now
+
     def __init__(
         self,
         model: ResultsModel,
@@ -75,7 +77,7 @@ class Browser(QSplitter):
         self.setChildrenCollapsible(False)
         self.setSizes([210, 760, 340])
 
-        self._counts_timer = _timer(self, 120, lambda: self.sidebar.set_counts(self.model.counts()))
+        self._counts_timer = _timer(self, 120, self._show_counts)
         self._detail_timer = _timer(self, 30, self._update_detail)
         self._search_timer = _timer(self, 150, lambda: self.proxy.set_text(self.search.text()))
         model.countsChanged.connect(self._counts_timer.start)
@@ -157,6 +159,12 @@ class Browser(QSplitter):
         size = s.get("view/icon_size")
         self.size_slider.setValue(size)
         self.results_view.set_icon_size(size)
+
+    def _show_counts(self) -> None:
+        """One reading of the model's counts for every place that shows them (sidebar, status bar)."""
+        counts = self.model.counts()
+        self.sidebar.set_counts(counts)
+        self.countsShown.emit(counts)
 
     # -- view options ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -112,6 +112,10 @@ class ReviewDialog(QDialog):
         layout.addLayout(body, 1)
         layout.addLayout(nav)
         self.resize(920, 620)
+        # The review keys go to the dialog whichever control has focus (a clicked checkbox would
+        # otherwise take → ← Space for itself): every child hands its key presses to eventFilter.
+        for child in self.findChildren(QWidget):
+            child.installEventFilter(self)
 
         self.show_current()
 
@@ -221,23 +225,33 @@ class ReviewDialog(QDialog):
 
     # -- keys ---------------------------------------------------------------------------------------
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
+    def review_key(self, event: QKeyEvent) -> bool:
+        """Act on a review key (number, Enter, → Space, ←); False for any other key."""
         key = event.key()
+        if event.modifiers() & ~(Qt.KeyboardModifier.KeypadModifier | Qt.KeyboardModifier.ShiftModifier):
+            return False  # Ctrl/Alt combinations are shortcuts, not review keys
         if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
             button = self.buttons[key - Qt.Key.Key_1]
             if button.category:
                 self.answer(button.category)
-            return
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.accept_guess()
-            return
-        if key in (Qt.Key.Key_Right, Qt.Key.Key_Space):
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Space):
             self.skip()
-            return
-        if key == Qt.Key.Key_Left:
+        elif key == Qt.Key.Key_Left:
             self.back()
-            return
-        super().keyPressEvent(event)
+        else:
+            return False
+        return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.review_key(event):
+            super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and self.isVisible() and self.review_key(event):
+            return True
+        return super().eventFilter(watched, event)
 
     def closeEvent(self, event) -> None:
         try:

@@ -45,7 +45,11 @@ class StatusPanel(QStatusBar):
         self.problems.clicked.connect(self.problemsRequested)
         self.model_label = QLabel(self)
         self.model_label.setObjectName("muted")
+        self.counts = QLabel(self)
+        self.counts.setObjectName("statusCounts")
+        self.counts.setToolTip("Uncertain textures: Review Uncertain (Ctrl+R) steps through them")
         self.addWidget(self.message, 1)
+        self.addPermanentWidget(self.counts)
         self.addPermanentWidget(self.rate)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.cancel)
@@ -57,6 +61,7 @@ class StatusPanel(QStatusBar):
         self._sticky = self.message.text()
         self.set_running(False)
         self.set_problems(0)
+        self.set_counts(0, 0)
 
     def say(self, text: str, seconds: float | None = None) -> None:
         """Show a message; with `seconds` it goes back to the last lasting one afterwards."""
@@ -93,6 +98,16 @@ class StatusPanel(QStatusBar):
         self.problems.setVisible(n > 0)
         self.problems.setText(f"⚠ {n:,} problem{'s' if n != 1 else ''}")
         self.problems.setStyleSheet("color: #b3261e;" if n else "")
+
+    def set_counts(self, uncertain: int, corrected: int) -> None:
+        """The folder's uncertain and corrected totals: the sidebar's numbers, updated with it."""
+        parts = []
+        if uncertain:
+            parts.append(f"{uncertain:,} uncertain")
+        if corrected:
+            parts.append(f"{corrected:,} corrected")
+        self.counts.setText(" · ".join(parts))
+        self.counts.setVisible(bool(parts))
 
     def set_model(self, text: str, tooltip: str = "") -> None:
         self.model_label.setText(text)
