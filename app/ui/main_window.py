@@ -162,6 +162,7 @@ class MainWindow(WindowMenus, WindowAnswers, QMainWindow):
         self.errors.countChanged.connect(self.status.set_problems)
 
         self.results_view.contextMenuRequested.connect(self._context_menu)
+        self._connect_menus()
 
         self.detail.categoryChosen.connect(self.correct_selection)
         self.detail.acceptRequested.connect(self.accept_selection)
@@ -173,8 +174,6 @@ class MainWindow(WindowMenus, WindowAnswers, QMainWindow):
             shortcut = QShortcut(QKeySequence(str(n)), self)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(lambda n=n: self.pick_ranked(n))
-        QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.undo_correction)
-        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
         for view in (self.results_view.grid, self.results_view.table):
             for key in ("Return", "Enter"):
                 shortcut = QShortcut(QKeySequence(key), view)
@@ -371,6 +370,12 @@ class MainWindow(WindowMenus, WindowAnswers, QMainWindow):
         return offer_unfinished(self, self.settings.get("sort/recent_outputs"), done)
 
     # -- help -------------------------------------------------------------------------------------
+
+    def show_shortcuts(self) -> None:
+        from app.ui.shortcuts_help import KeyboardShortcutsDialog
+
+        self.shortcuts_dialog = KeyboardShortcutsDialog(self.menuBar(), self)
+        self.shortcuts_dialog.open()
 
     def show_about(self) -> None:
         AboutDialog(self.session.manager, self).open()

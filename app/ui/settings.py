@@ -41,6 +41,7 @@ OPTIONS: dict[str, Option] = {
         Option("view/sort_descending", bool, False, "sort order"),
         Option("view/icon_size", int, 112, "thumbnail size in the grid, pixels"),
         Option("view/uncertain_below", float, 0.5, "items below this confidence are marked uncertain"),
+        Option("view/channels", str, "auto", "auto, rgba, rgb or alpha: how textures' channels are shown"),
         Option("thumbnails/disk_cache", bool, True, "keep decoded thumbnails in the user cache folder"),
         Option("thumbnails/memory_mb", int, 96, "memory for decoded thumbnails, MiB"),
         Option("classify/threads", int, 0, "pipeline workers (0: one per core)"),

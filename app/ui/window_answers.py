@@ -81,7 +81,7 @@ class WindowAnswers:
         if not paths:
             self.status.say(f"No uncertain textures (below {self.model.uncertain_below:.0%}) here.", 6)
             return
-        dialog = ReviewDialog(self.session, self.model, self.previews, paths, self)
+        dialog = ReviewDialog(self.session, self.model, self.previews, paths, self, channels=self.model.channels)
         self.review_dialog = dialog
         dialog.open()
 
