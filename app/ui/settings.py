@@ -61,6 +61,7 @@ OPTIONS: dict[str, Option] = {
         Option("training/epochs", int, 20, "epochs"),
         Option("training/learning_rate", float, 0.003, "learning rate"),
         Option("training/mode", str, "fine-tune", "fine-tune or scratch"),
+        Option("training/name", str, "My trained model", "the name a trained model is installed under"),
         Option("window/geometry", QByteArray, QByteArray(), "main window geometry"),
         Option("window/state", QByteArray, QByteArray(), "tool bars and docks"),
         Option("window/splitter", QByteArray, QByteArray(), "sidebar | results | details splitter"),

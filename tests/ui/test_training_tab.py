@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from ai import training_pytorch
 from ai.packages.registry import ModelRegistry
-from app.ui.training_tab import INSTALL_COMMAND
+from app.ui.training_job import INSTALL_COMMAND
 
 
 def test_training_tab_is_disabled_with_the_install_command_without_pytorch(window, monkeypatch):
