@@ -6,7 +6,7 @@ One delegate paints every cell of the grid (no widget per item), from the model'
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.ui.results_roles import Role
@@ -206,12 +206,13 @@ class GridDelegate(QStyledItemDelegate):
             percent = f"{confidence:.0%}"
             label_colour = colour
         percent_width = fm.horizontalAdvance(percent + " ") if percent else 0
-        label = fm.elidedText(label, Qt.TextElideMode.ElideLeft, second.width() - percent_width)
-        painter.setPen(label_colour if (error or pending) else option.palette.text().color())
         font = QFont(option.font)
         font.setBold(bool(corrected))
+        label_metrics = QFontMetrics(font)  # a bold answer is wider than the plain metrics say
+        label = label_metrics.elidedText(label, Qt.TextElideMode.ElideLeft, second.width() - percent_width)
+        painter.setPen(label_colour if (error or pending) else option.palette.text().color())
         painter.setFont(font)
-        total = fm.horizontalAdvance(label) + percent_width
+        total = label_metrics.horizontalAdvance(label) + percent_width
         left = second.x() + max(0, (second.width() - total) // 2)
         painter.drawText(QRect(left, second.y(), second.width(), line), Qt.AlignmentFlag.AlignLeft, label)
         if percent:

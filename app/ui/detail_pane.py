@@ -178,7 +178,6 @@ class DetailPane(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.preview, 1)
         top_layout.addWidget(self.channels)
-        top_layout.addWidget(self.alpha_note)
 
         info = QWidget(self)
         info_layout = QVBoxLayout(info)
@@ -186,6 +185,7 @@ class DetailPane(QWidget):
         # Name and folder wrap to any number of lines: in the scrolled part they can never be cut.
         info_layout.addWidget(self.title)
         info_layout.addWidget(self.location)
+        info_layout.addWidget(self.alpha_note)  # here, so that it never resizes the preview
         info_layout.addLayout(self.facts)
         info_layout.addWidget(self.answer)
         info_layout.addWidget(guesses_title)

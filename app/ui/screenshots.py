@@ -1,11 +1,13 @@
-"""Screenshots of the GUI for the README: main window, sort dialog, review dialog and Training tab.
+"""Screenshots of the GUI for the README: main window, alpha views, an answer after a restart,
+the 1024×700 layout, sort and review dialogs, the Training tab and its preview of a trained model.
 
     python -m app.ui.screenshots resources/screenshots [--folder DIR] [--model MODEL.onnx]
 
 Runs offscreen (QT_QPA_PLATFORM=offscreen unless set) in a fresh, temporary user folder, so the
 pictures show what a new user sees and nothing of yours is read or changed. It classifies the
-fixture textures (tests/fixtures) with the active model (the shipped one), and, when PyTorch is
-installed, fine-tunes on a copy sort of them to have a real training curve.
+real fixture textures (tests/fixtures/0ad and redeclipse) with the active model (the shipped
+one), and, when PyTorch is installed, fine-tunes on a copy sort of them to have a real training
+curve, then trains on four corrections to show the preview of what such a model would change.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SIZE = (1360, 860)
+SMALL = (1024, 700)
+REAL_FIXTURES = [ROOT / "tests" / "fixtures" / "0ad", ROOT / "tests" / "fixtures" / "redeclipse"]
+DATA_ALPHA = "kart_round_ah.dds.cached.dds"  # a shield whose alpha is a team-colour mask
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> bool:
@@ -62,15 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.ui.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder for the PNG files")
     parser.add_argument(
-        "--folder", type=Path, default=ROOT / "tests" / "fixtures", help="textures to classify"
+        "--folder", type=Path, action="append", help="textures to classify (default: the real fixtures)"
     )
     parser.add_argument("--model", help="ONNX model to classify with (default: the active one)")
     parser.add_argument(
         "--no-training", action="store_true", help="do not run a training for the Training tab"
     )
     args = parser.parse_args(argv)
-    if not args.folder.is_dir():
-        parser.error(f"{args.folder}: not a folder")
+    args.folder = args.folder or REAL_FIXTURES
+    for folder in args.folder:
+        if not folder.is_dir():
+            parser.error(f"{folder}: not a folder")
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="texture-sorter-shots-") as home:
@@ -78,19 +85,66 @@ def main(argv: list[str] | None = None) -> int:
         return _shoot(args, Path(home))
 
 
+def _classify(window, folders) -> bool:
+    finished = []
+    window.session.finished.connect(finished.append)
+    window.open_paths([str(f) for f in folders])
+    ok = wait_until(lambda: bool(finished), 300)
+    window.session.finished.disconnect(finished.append)
+    return ok
+
+
+def _select(window, name: str) -> int:
+    model = window.model
+    row = next(r for r in range(model.rowCount()) if model.result(r).path.endswith(os.sep + name))
+    window.sidebar.select_bucket("\0all")
+    window.results_view.select_source_row(row)
+    wait_until(lambda: bool(window.detail.results) and window.detail.results[0].path == model.result(row).path, 10)
+    wait_until(lambda: window.detail.preview.image is not None, 30)
+    return row
+
+
+def alpha_modes(window, out: Path) -> Path:
+    """The detail pane's preview of a texture whose alpha holds data, in each channel mode, side by side."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from app.ui import channels
+
+    _select(window, DATA_ALPHA)
+    panels = []
+    for mode in channels.MODES:
+        window.detail.channels.set_mode(mode, emit=True)
+        settle(0.3)
+        panels.append((channels.LABELS[mode], window.detail.preview.grab().toImage()))
+    width = sum(p.width() for _, p in panels) + 10 * (len(panels) + 1)
+    height = max(p.height() for _, p in panels) + 40
+    sheet = QImage(width, height, QImage.Format.Format_RGB32)
+    sheet.fill(QColor("#f6f7f9"))
+    painter = QPainter(sheet)
+    x = 10
+    for label, panel in panels:
+        painter.drawImage(QPoint(x, 10), panel)
+        painter.setPen(QColor("#1f2328"))
+        painter.drawText(x, 10 + panel.height(), panel.width(), 28, Qt.AlignmentFlag.AlignCenter, label)
+        x += panel.width() + 10
+    painter.end()
+    window.detail.channels.set_mode("auto", emit=True)
+    sheet.save(str(out))
+    print(f"wrote {out}")
+    return out
+
+
 def _shoot(args, home: Path) -> int:
     from app.ui.main import create_application
     from app.ui.main_window import MainWindow
-    from app.ui.results_roles import FILTER_UNCERTAIN
+    from app.ui.results_roles import FILTER_CORRECTED, FILTER_UNCERTAIN
 
     app = create_application()
     window = MainWindow(model_path=args.model)
     window.resize(*SIZE)
     window.show()
-    finished = []
-    window.session.finished.connect(finished.append)
-    window.open_paths([str(args.folder)])
-    if not wait_until(lambda: bool(finished), 300):
+    if not _classify(window, args.folder):
         print("classification did not finish", file=sys.stderr)
         return 1
     model = window.model
@@ -106,6 +160,14 @@ def _shoot(args, home: Path) -> int:
     settle()
     save(window, args.out / "main_window_details.png")
     window.set_view_mode("grid")
+
+    if any(model.result(r).path.endswith(DATA_ALPHA) for r in range(model.rowCount())):
+        alpha_modes(window, args.out / "alpha_modes.png")
+
+    window.resize(*SMALL)
+    settle(0.6)
+    save(window, args.out / "layout_1024x700.png")
+    window.resize(*SIZE)
 
     dialog = window.show_sort_dialog()
     dialog.form.output.setText(str(home / "sorted"))
@@ -135,14 +197,59 @@ def _shoot(args, home: Path) -> int:
         tab.use_folder.setChecked(True)
         tab.folder.setText(str(data))
         tab.epochs.setValue(12)
-        done = []
-        tab.trainingDone.connect(done.append)
-        if tab.start() is not None:
-            wait_until(lambda: bool(done), 600)
+        _train(tab)
     save(window, args.out / "training_tab.png")
+
+    # Four answers, then a restart: the answer is still shown (✓, "Corrected by you", the detail pane).
+    window.tabs.setCurrentWidget(window.pages)
+    answered = []
+    for r in (2, 5, 9, 14):
+        window.results_view.select_source_row(r)
+        wait_until(lambda r=r: bool(window.detail.results) and window.detail.results[0].path == model.result(r).path, 10)
+        ranked = window.detail.ranked()
+        answered.append((os.path.basename(model.result(r).path), ranked[1] if len(ranked) > 1 else ranked[0]))
+        window.correct_selection(answered[-1][1])
+    window.session._writer.waitForDone(30_000)
+    settle()
+    window.close()
+    app.processEvents()
+    window = MainWindow(model_path=args.model)
+    window.resize(*SIZE)
+    window.show()
+    _classify(window, args.folder)
+    window.sidebar.select_bucket(FILTER_CORRECTED)
+    settle(0.3)
+    window.results_view.select_proxy_row(0)
+    wait_until(lambda: bool(window.detail.results) and window.detail.preview.image is not None, 30)
+    settle(1.0)
+    window.sidebar.select_bucket(FILTER_CORRECTED)
+    settle(0.5)
+    save(window, args.out / "corrected_after_restart.png")
+
+    tab = window.training_tab
+    window.tabs.setCurrentWidget(tab)  # its first showing looks for PyTorch
+    settle()
+    if tab.available and not args.no_training:
+        tab.use_folder.setChecked(False)
+        tab.use_corrections.setChecked(True)
+        tab.name.setText("Four answers")
+        tab.epochs.setValue(8)
+        if _train(tab):
+            wait_until(lambda: tab.preview.shift is not None or not tab.preview.is_running, 300)
+            settle(0.5)
+            save(window, args.out / "training_preview.png")
     window.close()
     app.processEvents()
     return 0
+
+
+def _train(tab) -> bool:
+    done = []
+    tab.trainingDone.connect(done.append)
+    if tab.start() is None:
+        return False
+    wait_until(lambda: bool(done), 600)
+    return bool(done and done[0] is not None)
 
 
 if __name__ == "__main__":
