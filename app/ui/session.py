@@ -26,7 +26,7 @@ from app.results import FileResult
 from app.scan import scan_textures
 from app.ui.corrections import CorrectionGroup, CorrectionHistory
 from app.ui.results_model import ResultsModel
-from app.ui.results_roles import FILTER_ERRORS, PENDING, placeholder
+from app.ui.results_roles import FILTER_ERRORS, FILTER_UNCERTAIN, PENDING, placeholder
 from app.ui.worker import GeneratorWorker, Op, start_worker
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,8 @@ class ClassificationSession(QObject):
     failed = Signal(str)
     errorsFound = Signal(list)  # [(path, reason)]
     managerChanged = Signal()
-    reranked = Signal(int, str)  # rows the learner changed, and why: "answer", "undo" or "redo"
+    # Rows the learner changed, why ("answer", "undo" or "redo"), and the uncertain count (before, after).
+    reranked = Signal(int, str, object)
     historyChanged = Signal()  # what undo and redo can do changed
 
     def __init__(
@@ -390,7 +391,9 @@ class ClassificationSession(QObject):
                     self.history.note_stored({path: answer})
             self.historyChanged.emit()
         if pairs is not None and seq == self._seq:
-            self.reranked.emit(self.model.replace_if_unchanged(pairs), reason)
+            before = self.model.counts()[FILTER_UNCERTAIN]
+            changed = self.model.replace_if_unchanged(pairs)
+            self.reranked.emit(changed, reason, (before, self.model.counts()[FILTER_UNCERTAIN]))
 
     def close(self) -> None:
         self._closed = True

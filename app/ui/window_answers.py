@@ -65,9 +65,14 @@ class WindowAnswers:
         else:
             self.status.say("Nothing to redo.", 4)
 
-    def _reranked(self, changed: int, reason: str) -> None:
+    def _reranked(self, changed: int, reason: str, uncertain: tuple[int, int]) -> None:
         if changed:
-            self.status.say(RERANKED.get(reason, RERANKED["answer"]).format(n=changed), 6)
+            text = RERANKED.get(reason, RERANKED["answer"]).format(n=changed)
+            before, after = uncertain
+            if after != before:
+                # Re-ranking can make the model less sure of look-alikes too: say so, not only the count.
+                text += f" Uncertain: {before:,} → {after:,}."
+            self.status.say(text, 6)
         self._update_actions()
 
     def review_uncertain(self) -> None:

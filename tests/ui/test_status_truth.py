@@ -86,6 +86,10 @@ def test_after_ctrl_z_the_status_says_the_correction_was_undone_not_learned(
     with qtbot.waitSignal(window.session.reranked, timeout=30_000) as learned:
         qtbot.keyClick(view.grid, Qt.Key.Key_2)
     assert learned.args[1] == "answer"
+    before, after = learned.args[2]
+    assert after == window.model.counts()[FILTER_UNCERTAIN]
+    if learned.args[0] and before != after:  # the learner made look-alikes more or less certain: said
+        assert f"Uncertain: {before:,} → {after:,}." in window.status.message.text()
     assert window.status.message.text().startswith(("Learned from your answer", "Filed 1 texture"))
 
     with qtbot.waitSignal(window.session.reranked, timeout=30_000) as undone:
