@@ -150,6 +150,7 @@ class WindowMenus:
     def _update_edit_actions(self) -> None:
         self.undo_action.setEnabled(self.session.can_undo())
         self.redo_action.setEnabled(self.session.can_redo())
+        self.detail.undo_button.setEnabled(self.session.can_undo())
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -61,6 +61,7 @@ def test_an_answer_shows_after_a_restart_and_ctrl_z_then_takes_it_back(
     again = _new_window(qtbot, tiny_model)
     classify(again, folder)
     _shows_answer(again, qtbot, path, chosen)
+    assert again.undo_action.isEnabled() and again.detail.undo_button.isEnabled()
 
     qtbot.keyClick(again.results_view.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     settle(again)
@@ -68,6 +69,7 @@ def test_an_answer_shows_after_a_restart_and_ctrl_z_then_takes_it_back(
     assert again.model.answer_for(path) is None
     assert again.model.counts()[FILTER_CORRECTED] == 0
     assert len(again.session.manager.learner) == 0  # gone from the store, not only from the view
+    assert not again.detail.undo_button.isEnabled()  # nothing left to take back
     again.close()
 
 
