@@ -26,6 +26,10 @@ class PackageError(TextureSorterError):
     """A .ps2model package is invalid or could not be installed."""
 
 
+class CatalogError(PackageError):
+    """A model catalog could not be read, or a download from it was refused (network, size, sha256)."""
+
+
 class OnlineError(TextureSorterError):
     """The online classifier failed (network, quota, bad answer)."""
 

@@ -157,6 +157,23 @@ class PredictionCache:
         )
         return _decode_row(row) if row else None
 
+    def model_probabilities(self, model_id: str, paths: list[str]) -> dict[str, np.ndarray]:
+        """The model-stage probabilities last stored for these paths, whatever the files are now.
+
+        For looking back (what did the model alone say about a texture the user corrected?), not
+        for classifying: rows are not checked against the file's size and mtime.
+        """
+        found: dict[str, np.ndarray] = {}
+        conn = self._conn()
+        for start in range(0, len(paths), 500):
+            chunk = paths[start : start + 500]
+            rows = conn.execute(
+                f"SELECT path, probs FROM predictions WHERE model_id = ? AND path IN ({','.join('?' * len(chunk))})",
+                [model_id, *chunk],
+            ).fetchall()
+            found.update((path, np.frombuffer(probs, np.float32).copy()) for path, probs in rows)
+        return found
+
     def put_many(self, model_id: str, rows) -> None:
         """rows: (file, content_hash, probs, embedding, source, info, pixel_hash, perceptual_hash)."""
         now = time.time()

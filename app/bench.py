@@ -7,6 +7,9 @@ Every figure comes from one run on the same files and the same model:
 - shared-core ceiling: 1 / (1/decode + 1/inference), what the two stages allow on the same cores;
 - naive: one file at a time, full decode, preprocess, `session.run` at batch 1, one thread;
 - warm: a second pipeline run answered from a fresh prediction cache.
+Optional, in the same run: other models through the same pipeline (`compare`), the pipeline on one
+worker against the default (`scaling`), and the upstream classifier's way (`upstream`: CLIP
+ViT-B/32 in eager PyTorch at batch 1, ai.training_pytorch.reference_vit).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 from ai.inference import OnnxInferenceSession
 from ai.model_manager import ModelManager
 from ai.prediction_cache import PredictionCache
-from ai.textures import DEFAULT_MAX_PIXELS, load_texture
+from ai.textures import DEFAULT_MAX_PIXELS, load_texture, png
 from ai.textures.preprocess import normalize
 from app.pipeline import (
     DEFAULT_BATCH,
@@ -138,6 +141,51 @@ def measure_naive(files, manager) -> tuple[float, float]:
     return _rate(len(sample), seconds), (time.process_time() - cpu) / max(len(sample), 1)
 
 
+def _manager(model_path: str | None, providers: str | None) -> ModelManager:
+    config = {"providers": providers, "rule_evidence": True}
+    if model_path:
+        config["model_path"] = model_path
+    return ModelManager.create_default(config)
+
+
+def compare_model(files, path: str, providers, threads: int, batch: int, ours: dict) -> dict:
+    """Another model through the very same pipeline, files and settings; ratios are ours ÷ its."""
+    manager = _manager(path, providers)
+    if manager.offline_model is None:
+        return {"path": path, "error": manager.offline_error or "the model could not be loaded"}
+    measure_pipeline(files[: min(len(files), 16)], manager, threads, batch)  # warm-up
+    rate, _, cpu = measure_pipeline(files, manager, threads, batch)
+    decode_rate, decoded = measure_decode_ceiling(files, manager, threads, batch)
+    inference_rate = measure_inference_ceiling(manager, decoded, batch, len(files), threads)
+    return {
+        "path": path,
+        "model": manager.describe(),
+        "pipeline_files_per_s": round(rate, 1),
+        "decode_ceiling_files_per_s": round(decode_rate, 1),
+        "inference_ceiling_files_per_s": round(inference_rate, 1),
+        "cpu_ms_per_file": round(cpu * 1000, 4),
+        "ours_over_it_pipeline": round(ours["pipeline_files_per_s"] / max(rate, 1e-9), 2),
+        "ours_over_it_inference": round(ours["inference_ceiling_files_per_s"] / max(inference_rate, 1e-9), 2),
+    }
+
+
+def measure_upstream(files, count: int, threads: int, categories: list[str], ours_rate: float) -> dict:
+    """The upstream classifier's way on the first `count` files: eager PyTorch, batch 1 (needs torch)."""
+    from ai.training_pytorch import is_pytorch_available
+
+    if not is_pytorch_available():
+        return {"error": "needs PyTorch: pip install 'texture-sorter[training]'"}
+    from ai.training_pytorch.reference_vit import upstream_files_per_s
+
+    rate, done = upstream_files_per_s([f.path for f in files[:count]], categories, threads=threads)
+    return {
+        "method": "CLIP ViT-B/32 image encoder, PyTorch eager, batch 1, random weights",
+        "files": done,
+        "files_per_s": round(rate, 2),
+        "ours_over_it": round(ours_rate / max(rate, 1e-9), 1),
+    }
+
+
 def run_benchmark(
     files: list[ScannedFile],
     threads: int | None = None,
@@ -145,14 +193,17 @@ def run_benchmark(
     providers: str | None = None,
     model_path: str | None = None,
     with_learner: bool = False,
+    *,
+    compare: tuple[str, ...] | list[str] = (),
+    scaling: bool = False,
+    upstream: int = 0,
 ) -> dict:
     """All figures of one bench run; `with_learner` attaches an empty in-memory learner, as the GUI
-    always does (the pipeline then also computes each file's pixel hash)."""
+    always does (the pipeline then also computes each file's pixel hash). `compare` lists other
+    models to run the same way, `scaling` also runs the pipeline on one worker, `upstream` runs
+    that many files the upstream way."""
     threads = threads or default_threads()
-    config = {"providers": providers, "rule_evidence": True}
-    if model_path:
-        config["model_path"] = model_path
-    manager = ModelManager.create_default(config)
+    manager = _manager(model_path, providers)
     if with_learner:
         from ai.learning.learner import IncrementalLearner
         from ai.learning.store import TrainingDataStore
@@ -176,6 +227,10 @@ def run_benchmark(
     decode_rate, decoded = phase(
         "decode_ceiling", lambda: measure_decode_ceiling(files, manager, threads, batch)
     )
+    pillow_decode_rate = None
+    if png.available():  # the same ceiling with PNGs decoded by Pillow, as before ai.textures.png
+        with png.pillow_only():
+            pillow_decode_rate, _ = measure_decode_ceiling(files, manager, threads, batch)
     inference_rate = phase(
         "inference_ceiling", lambda: measure_inference_ceiling(manager, decoded, batch, len(files), threads)
     )
@@ -199,7 +254,7 @@ def run_benchmark(
         for name in ("decode", "prepare", "model", "finish")
     }
     model = manager.offline_model
-    return {
+    figures = {
         "files": len(files),
         "threads": threads,
         "batch": batch,
@@ -211,6 +266,8 @@ def run_benchmark(
         "decode_ceiling_files_per_s": round(decode_rate, 1),
         "inference_ceiling_files_per_s": round(inference_rate, 1),
         "shared_core_ceiling_files_per_s": round(shared_ceiling, 1),
+        "decode_ceiling_pillow_png_files_per_s": pillow_decode_rate and round(pillow_decode_rate, 1),
+        "decoder_speedup": pillow_decode_rate and round(decode_rate / pillow_decode_rate, 2),
         "warm_cache_files_per_s": round(warm_rate, 1),
         "ratio_vs_naive": round(pipeline_rate / naive_rate, 2),
         "ratio_vs_ceiling": round(pipeline_rate / shared_ceiling, 3),
@@ -222,6 +279,19 @@ def run_benchmark(
         "peak_rss_mb": phase_peaks["pipeline"],
         "phase_peak_rss_mb": phase_peaks,
     }
+    if scaling:
+        one_rate, _, _ = measure_pipeline(files, manager, 1, batch)
+        speedup = pipeline_rate / max(one_rate, 1e-9)
+        figures["scaling"] = {
+            "one_worker_files_per_s": round(one_rate, 1),
+            "workers": threads,
+            "speedup": round(speedup, 2),
+            "efficiency": round(speedup / cores, 3),
+        }
+    figures["compare"] = [compare_model(files, path, providers, threads, batch, figures) for path in compare]
+    if upstream:
+        figures["upstream"] = measure_upstream(files, upstream, cores, manager.categories, pipeline_rate)
+    return figures
 
 
 def scan_for_bench(path: str) -> list[ScannedFile]:

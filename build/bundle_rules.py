@@ -37,6 +37,14 @@ NEVER_LOADED = ("torch", "torchvision", "onnx", "models.recipe")
 
 # Packages the app imports that PyInstaller cannot see (discovered with pkgutil at run time).
 COLLECT_SUBMODULES = ("app", "ai")
+# Modules PyInstaller cannot see: imagecodecs loads its codec modules by name on first use, and the
+# app uses only PNG (ai/textures/png.py), so only that codec (and what it shares) is bundled, not its
+# 50 other codecs and their 35 MB of libraries; PyNaCl's _sodium (package signatures,
+# ai.packages.signing) loads cffi's run-time module from C.
+HIDDEN_IMPORTS = ("imagecodecs._png", "imagecodecs._shared", "imagecodecs._shared_cython", "_cffi_backend")
+# Wheel libraries shipped with their symbols (PyNaCl's libsodium: 3.7 MB, 0.6 MB stripped);
+# they link nothing outside themselves, so stripping them cannot break a patchelf-ed path.
+UNSTRIPPED_WHEEL_BINARIES = ("nacl/_sodium",)
 
 # Python modules never shipped. torch and the training extra are the big one; the rest are
 # development tools, optional back-ends of our dependencies, and Qt modules the app does not use.
@@ -82,10 +90,10 @@ EXCLUDES = (
     "mdurl",
     # Linux Secret Service client of `keyring` (SecretStorage needs cryptography: 15 MB). Windows
     # and macOS keyrings need neither; the frozen Linux app keeps API keys in its 0600 settings
-    # file with a warning, as it does wherever no keyring runs.
+    # file with a warning, as it does wherever no keyring runs. (cffi's run-time half,
+    # _cffi_backend, stays: PyNaCl's compiled module needs it; cffi itself is the compiler.)
     "secretstorage",
     "cryptography",
-    "_cffi_backend",
     "cffi",
     # development tools
     "pytest",
@@ -204,6 +212,12 @@ def keep_bundle_entry(dest_name: str) -> bool:
     if _QT_TRANSLATION_RE.match(dest):
         return False
     return not _UNUSED_LIBRARY_RE.search(dest)
+
+
+def is_unstripped_wheel_binary(dest: str) -> bool:
+    """Whether a bundle binary is one of the wheel libraries that ship with debug symbols."""
+    name = dest.replace("\\", "/")
+    return name.endswith(".so") and any(name.startswith(prefix) for prefix in UNSTRIPPED_WHEEL_BINARIES)
 
 
 def is_python_runtime_binary(src: str, base_prefix: str) -> bool:

@@ -206,6 +206,7 @@ class SmokeTest:
     def export_and_import_model(self) -> str:
         if not self.tiny_model.is_file():
             raise SmokeFailure("the tiny ONNX model was not built (the classify step failed first)")
+        self.app.check("keys", "generate", "Smoke signer")  # PyNaCl (and cffi's backend) frozen
         self.app.check(
             "export-model",
             str(self.tiny_model),
@@ -217,9 +218,11 @@ class SmokeTest:
             "1.0",
             "--author",
             "smoke test",
+            "--sign",
+            "Smoke signer",
         )
         out = self.app.check("import-model", str(self.package), "--use").stdout
-        if "Installed Smoke tiny 1.0" not in out:
+        if "Installed Smoke tiny 1.0" not in out or "signed by Smoke signer (trusted)" not in out:
             raise SmokeFailure(f"import-model said {out!r}")
         models = json.loads(self.app.check("models", "list", "--json").stdout)
         active = [m for m in models if m.get("active")]
@@ -229,7 +232,7 @@ class SmokeTest:
         row = json.loads(self.app.check("classify", str(one), "--json", "-").stdout)[0]
         if row["source"] != "offline":
             raise SmokeFailure(f"classify with the imported model gave source {row['source']!r}")
-        return "exported, imported, activated and used"
+        return "exported (signed), imported, activated and used"
 
     def training_needs_torch(self) -> str:
         from ai.training_pytorch import INSTALL_HINT

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Shared test support modules in this folder (catalog_server) importable from every test package.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -111,3 +115,25 @@ def tiny_model(tmp_path) -> Path:
 def model_builder():
     """The `build_test_model` function, for tests that need several or unusual tiny models."""
     return build_test_model
+
+
+@pytest.fixture
+def catalog_server(tmp_path):
+    """A real static HTTP server on 127.0.0.1 serving tmp_path/site (tests/catalog_server.py)."""
+    from catalog_server import CatalogServer
+
+    site = tmp_path / "site"
+    site.mkdir()
+    server = CatalogServer(site)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def publisher(tmp_path):
+    """A publisher's own key store (not the user's) with one key, "Alice Modder"."""
+    from ai.packages.keys import KeyStore
+
+    keys = KeyStore(tmp_path / "publisher-keys")
+    keys.generate("Alice Modder")
+    return keys

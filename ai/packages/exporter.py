@@ -33,6 +33,7 @@ import numpy as np
 from ai import __version__ as APP_VERSION
 from ai.errors import ModelError, PackageError
 from ai.inference import OnnxInferenceSession
+from ai.packages.keys import KeyStore
 from ai.packages.registry import INSTALL_INFO, ModelRegistry
 from ai.packages.schema import (
     CATEGORIES_MEMBER,
@@ -51,6 +52,7 @@ from ai.packages.schema import (
     slugify,
     validate_metadata,
 )
+from ai.packages.signing import check_staged
 from ai.packages.validation import PackageContents, open_archive, read_package, stream_member
 
 log = logging.getLogger(__name__)
@@ -301,9 +303,15 @@ def _json_bytes(value: Any) -> bytes:
 class ModelImporter:
     """Validates a `.ps2model` package and installs it into the user's models folder."""
 
-    def __init__(self, registry: ModelRegistry | None = None, limits: PackageLimits = DEFAULT_LIMITS):
+    def __init__(
+        self,
+        registry: ModelRegistry | None = None,
+        limits: PackageLimits = DEFAULT_LIMITS,
+        trust: KeyStore | None = None,
+    ):
         self.registry = registry or ModelRegistry()
         self.limits = limits
+        self.trust = trust  # whose signatures count as trusted (ai.packages.signing); default: the user's
 
     @property
     def models_dir(self) -> Path:
@@ -344,7 +352,8 @@ class ModelImporter:
             try:
                 self._extract(zf, contents, staging)
                 self._verify_extracted(staging, contents)
-                _write_json(staging / INSTALL_INFO, _install_info(path))
+                signature = check_staged(staging, contents, self.trust)  # a bad signature is refused here
+                _write_json(staging / INSTALL_INFO, {**_install_info(path), "signature": signature.to_json()})
                 replaced = self._move_into_place(staging, dest, replace, path)
                 installed = True
             finally:
@@ -364,6 +373,7 @@ class ModelImporter:
             "version": version,
             "slug": slug,
             "replaced": replaced,
+            "signature": signature,
             **change,
         }
 

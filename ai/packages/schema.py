@@ -7,6 +7,7 @@ Package layout (package_version "1.0"), a ZIP with exactly these regular-file me
     categories.json      JSON list of category ids, in the model's output order, required
     training_data.json   any JSON value (corrections exported by the learner), optional
     README.md            UTF-8 text shown to the user, optional
+    signature.json       Ed25519 signature over the other members' sha256 (ai.packages.signing), optional
 
 metadata.json (unknown keys are ignored, so later minor versions can add fields):
 
@@ -58,8 +59,9 @@ METADATA_MEMBER = "metadata.json"
 CATEGORIES_MEMBER = "categories.json"
 TRAINING_MEMBER = "training_data.json"
 README_MEMBER = "README.md"
+SIGNATURE_MEMBER = "signature.json"
 REQUIRED_MEMBERS = (MODEL_MEMBER, METADATA_MEMBER, CATEGORIES_MEMBER)
-OPTIONAL_MEMBERS = (TRAINING_MEMBER, README_MEMBER)
+OPTIONAL_MEMBERS = (TRAINING_MEMBER, README_MEMBER, SIGNATURE_MEMBER)
 KNOWN_MEMBERS = REQUIRED_MEMBERS + OPTIONAL_MEMBERS
 RESERVED_NAMES = ("default", "built-in", "builtin")
 
@@ -73,6 +75,7 @@ class PackageLimits:
     max_categories_bytes: int = 1 * MiB
     max_training_bytes: int = 64 * MiB
     max_readme_bytes: int = 1 * MiB
+    max_signature_bytes: int = 64 * 1024
     max_total_bytes: int = 1100 * MiB
     max_members: int = 16
     # Real ONNX weights compress ~1.1:1; 100:1 on a big member is a bomb, not a model.
@@ -87,6 +90,7 @@ class PackageLimits:
             CATEGORIES_MEMBER: self.max_categories_bytes,
             TRAINING_MEMBER: self.max_training_bytes,
             README_MEMBER: self.max_readme_bytes,
+            SIGNATURE_MEMBER: self.max_signature_bytes,
         }[name]
 
 

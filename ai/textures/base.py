@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 import numpy as np
+from PIL import Image
 
 from ai.errors import TextureError
 
@@ -77,6 +78,22 @@ def reduction_factor(width: int, height: int, min_size: int | None) -> int:
     if not min_size:
         return 1
     return max(1, min(width // min(min_size, width), height // min(min_size, height)))
+
+
+def reduce_rgba(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """Box-reduce RGBA uint8 by an integer factor, as Pillow's `Image.reduce` does.
+
+    Pillow premultiplies RGBA around a reduce; for an opaque image that round trip is the identity,
+    so opaque images are reduced as RGBX: the same pixels without two conversions.
+    """
+    data = np.ascontiguousarray(pixels)
+    h, w = data.shape[:2]
+    if data[:, :, 3].min() == 255:
+        image = Image.frombuffer("RGBX", (w, h), data, "raw", "RGBX", 0, 1)
+        out = np.array(image.reduce(factor))
+        out[:, :, 3] = 255
+        return out
+    return np.asarray(Image.fromarray(data, "RGBA").reduce(factor))
 
 
 def palette_lookup(palette: np.ndarray, indices: np.ndarray) -> np.ndarray:

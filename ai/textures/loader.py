@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ai.errors import TextureError
-from ai.textures import dds, tim2
+from ai.textures import dds, png, tim2
 from ai.textures.base import Decoder, DecodeRequest, Texture
 from ai.textures.pillow import PILLOW_DECODERS
 
@@ -25,7 +25,8 @@ SUPPORTED_EXTENSIONS = frozenset({".dds", ".png", ".tga", ".bmp", ".jpg", ".jpeg
 _PREFIX_BYTES = 16
 
 
-_DECODERS: tuple[Decoder, ...] = (dds, tim2, *PILLOW_DECODERS)
+# png (libpng) comes before Pillow's PNG decoder, which takes PNGs whenever png declines them.
+_DECODERS: tuple[Decoder, ...] = (dds, tim2, png, *PILLOW_DECODERS)
 
 
 def decoders() -> tuple[Decoder, ...]:

@@ -9,7 +9,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import BmpImagePlugin, Image, ImageFile, JpegImagePlugin, PngImagePlugin, TgaImagePlugin
 
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, reduction_factor
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, reduce_rgba, reduction_factor
 
 # Pillow's format plugins raise many exception types on hostile input; each means "cannot decode".
 # The bomb guards belong to Image.open, which we bypass; they stay listed in case a plugin adopts them.
@@ -65,11 +65,10 @@ class PillowDecoder:
                 if req.min_size and self.FORMAT == "JPEG":
                     image.draft(None, (req.min_size, req.min_size))  # DCT scaling, never below the ask
                 image.load()
-                rgba = _pillow_rgba(image)
-                factor = reduction_factor(rgba.width, rgba.height, req.min_size)
+                pixels = np.asarray(_pillow_rgba(image))
+                factor = reduction_factor(pixels.shape[1], pixels.shape[0], req.min_size)
                 if factor > 1:
-                    rgba = rgba.reduce(factor)
-                pixels = np.asarray(rgba)
+                    pixels = reduce_rgba(pixels, factor)
         except _PILLOW_ERRORS as exc:
             message = str(exc) or type(exc).__name__
             if isinstance(exc, _BOMB_ERRORS):
@@ -82,8 +81,9 @@ class PillowDecoder:
         return Texture(pixels, TextureInfo(self.FORMAT, width, height, name, has_alpha, 1, bits))
 
 
+PILLOW_PNG = PillowDecoder("PNG", (".png",), (b"\x89PNG\r\n\x1a\n",), PngImagePlugin.PngImageFile)
 PILLOW_DECODERS = (
-    PillowDecoder("PNG", (".png",), (b"\x89PNG\r\n\x1a\n",), PngImagePlugin.PngImageFile),
+    PILLOW_PNG,
     PillowDecoder("JPEG", (".jpg", ".jpeg"), (b"\xff\xd8\xff",), JpegImagePlugin.JpegImageFile),
     PillowDecoder("BMP", (".bmp",), (b"BM",), BmpImagePlugin.BmpImageFile),
     PillowDecoder("TGA", (".tga",), (), TgaImagePlugin.TgaImageFile),  # no magic: chosen by extension

@@ -25,6 +25,7 @@ __all__ = [
     "encode_tim2",
     "normal_blue",
     "synth_image",
+    "write_colour_squares",
     "write_dds",
     "write_png",
     "write_tga",
@@ -83,6 +84,25 @@ def synth_image(size: int | tuple[int, int], kind: str = "gradient", seed: int =
     else:
         raise ValueError(f"unknown kind {kind!r}; expected one of {IMAGE_KINDS}")
     return (np.clip(rgba, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def write_colour_squares(folder: str | Path, n: int, size: int = 12, seed: int = 5) -> dict[str, np.ndarray]:
+    """n PNGs of one random colour each (with a little noise) → path: that colour (uint8 RGB).
+
+    A simulated user can answer them by a colour rule: a truth the learner can pick up from the
+    pixels (the model-statistics test and the README's Statistics screenshot use it).
+    """
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    colours = {}
+    for i in range(n):
+        colour = rng.integers(0, 256, 3)
+        pixels = np.clip(colour + rng.integers(-10, 11, (size, size, 3)), 0, 255).astype(np.uint8)
+        path = folder / f"tex_{i:03d}.png"
+        Image.fromarray(pixels, "RGB").save(path)
+        colours[str(path)] = colour.astype(np.uint8)
+    return colours
 
 
 # --- Pillow formats --------------------------------------------------------------------------

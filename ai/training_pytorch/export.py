@@ -56,6 +56,8 @@ def export_to_onnx(
         # which the training extra does not pull in. The legacy exporter is what we rely on here.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
+        # Tracing Python-side shape checks (e.g. in MultiheadAttention) warns that they are constants.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             model,
             (dummy,),

@@ -43,6 +43,36 @@ def register(subparsers) -> None:
         action="store_true",
         help="attach an (empty) learner as the GUI does: the pipeline then also hashes each file's pixels",
     )
+    p.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="MODEL.onnx",
+        help="also run this model through the same pipeline on the same files and print the ratio (repeatable)",
+    )
+    p.add_argument(
+        "--scaling", action="store_true", help="also run the pipeline on one worker: speed-up and efficiency"
+    )
+    p.add_argument(
+        "--upstream",
+        type=int,
+        nargs="?",
+        const=100,
+        default=0,
+        metavar="N",
+        help="also classify N files (default 100) the way the upstream tool does: CLIP ViT-B/32 in eager "
+        "PyTorch, batch 1 (needs the training extra)",
+    )
+    p.add_argument(
+        "--gui",
+        type=int,
+        nargs="?",
+        const=5000,
+        default=0,
+        metavar="N",
+        help="instead: open the main window (offscreen works) on N generated textures (default 5000) and "
+        "report the event loop's longest gaps and any decoding or model work done on the UI thread",
+    )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' = stdout)")
     p.set_defaults(func=run)
 
@@ -82,6 +112,8 @@ def generate_textures(folder: Path, count: int, size: int | None = None, seed: i
 def run(args: argparse.Namespace) -> int:
     from app.bench import run_benchmark, scan_for_bench
 
+    if args.gui:
+        return _run_gui(args)
     if not args.path and not args.generate:
         print("texture-sorter bench: give a folder or --generate N", file=sys.stderr)
         return 2
@@ -96,11 +128,36 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"measuring {len(files)} files …", file=sys.stderr)
         figures = run_benchmark(
-            files, args.threads, args.batch, args.providers, args.model, args.with_learner
-        )
+            files, args.threads, args.batch, args.providers, args.model, args.with_learner,
+            compare=args.compare, scaling=args.scaling, upstream=args.upstream,
+        )  # fmt: skip
     _print_table(figures, sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         text = json.dumps(figures, indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from app.ui.responsiveness import measure_gui
+
+    print(f"classifying {args.gui} generated textures in the main window …", file=sys.stderr)
+    f = measure_gui(args.gui, args.model)
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print(
+        f"{f['files']} files in {f['seconds']:.1f} s ({f['files_per_s']:.0f} files/s) with the window open\n"
+        f"event loop: {f['heartbeats']} heartbeats of 10 ms, longest gap {f['max_gap_ms']:.1f} ms, "
+        f"99th percentile {f['p99_gap_ms']:.1f} ms, median {f['median_gap_ms']:.1f} ms\n"
+        f"memory: +{f['rss_growth_mb']:.0f} MB while classifying\n"
+        f"on the UI thread: {f['ui_thread_calls'] or 'no decoding, model or learner calls'}; "
+        f"on workers: {f['worker_calls']}",
+        file=out,
+    )
+    if args.json:
+        text = json.dumps(f, indent=2)
         if args.json == "-":
             print(text)
         else:
@@ -117,7 +174,9 @@ def _print_table(f: dict, out) -> None:
         f"naive baseline      {f['naive_files_per_s']:>9.1f} files/s   (pipeline ×{f['ratio_vs_naive']:.2f}; "
         f"at most ×{f['ratio_vs_naive_bound']:.2f} on {f['cores']} cores: CPU per file "
         f"{f['cpu_ms_per_file']['pipeline']:.2f} ms pipeline, {f['cpu_ms_per_file']['naive']:.2f} ms naive)",
-        f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s",
+        f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s"
+        + (f"   (PNG by Pillow: {f['decode_ceiling_pillow_png_files_per_s']:.1f}; ×{f['decoder_speedup']:.2f})"
+           if f.get("decoder_speedup") else ""),
         f"inference ceiling   {f['inference_ceiling_files_per_s']:>9.1f} files/s",
         f"shared-core ceiling {f['shared_core_ceiling_files_per_s']:>9.1f} files/s   "
         f"(pipeline at {f['ratio_vs_ceiling']:.0%})",
@@ -129,4 +188,28 @@ def _print_table(f: dict, out) -> None:
         )
         + " MB)",
     ]
+    scaling = f.get("scaling")
+    if scaling:
+        lines.append(
+            f"one worker          {scaling['one_worker_files_per_s']:>9.1f} files/s   ({scaling['workers']} workers: "
+            f"×{scaling['speedup']:.2f}, efficiency {scaling['efficiency']:.0%} of {f['cores']} cores)"
+        )
+    for other in f.get("compare", []):
+        if "error" in other:
+            lines.append(f"compare {other['path']}: {other['error']}")
+            continue
+        lines.append(
+            f"compare             {other['pipeline_files_per_s']:>9.1f} files/s   {other['model']} in the same pipeline "
+            f"(ours ×{other['ours_over_it_pipeline']:.2f}; inference ceiling "
+            f"{other['inference_ceiling_files_per_s']:.1f}, ours ×{other['ours_over_it_inference']:.2f})"
+        )
+    upstream = f.get("upstream")
+    if upstream:
+        if "error" in upstream:
+            lines.append(f"upstream way: {upstream['error']}")
+        else:
+            lines.append(
+                f"upstream way        {upstream['files_per_s']:>9.2f} files/s   ({upstream['method']}, "
+                f"{upstream['files']} files; ours ×{upstream['ours_over_it']:.1f})"
+            )
     print("\n".join(lines), file=out)

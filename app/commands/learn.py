@@ -151,6 +151,7 @@ def run_correct(args: argparse.Namespace) -> int:
         image=texture.pixels,
         embedding=result.embedding,
         texture_hash=digest,
+        metadata={"model_guess": result.predictions[0].category} if result.predictions else None,
     )
     after = learner_view()
     print(f"{args.file}: model ({manager.describe()}) said {_guesses(result.predictions)}")

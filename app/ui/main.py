@@ -84,6 +84,10 @@ def run_gui(paths: list[str]) -> int:
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
     QTimer.singleShot(300, window.check_unfinished_sorts)
+    # The daily model update check: in the background, after the window is up (app.ui.update_notice).
+    from app.ui.update_notice import start_update_check
+
+    QTimer.singleShot(1500, lambda: start_update_check(window))
     # Any other way out (app.quit(), a session ending) must also stop workers before Python shuts down.
     app.aboutToQuit.connect(window.shutdown_background_work)
     return int(app.exec())

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +40,7 @@ from ai.errors import PackageError
 from ai.packages.exporter import ModelExporter, ModelImporter
 from ai.packages.registry import ModelRecord, ModelRegistry
 from ai.packages.schema import slugify
+from app.ui.model_stats import StatsPage
 from app.ui.results_roles import human_size
 from app.ui.worker import Op
 
@@ -54,6 +56,14 @@ def inspect_package(path: str) -> dict:
     meta = contents.metadata
     installed = (importer.models_dir / slugify(meta["name"]) / meta["version"]).exists()
     return {"metadata": meta, "categories": contents.categories, "installed": installed}
+
+
+def cached_updates() -> list:
+    """Newer catalog versions of installed models, from the cached indexes (worker thread)."""
+    from ai.packages.library import ModelLibrary
+
+    library = ModelLibrary()
+    return library.updates(library.statuses(refresh=False)) if library.catalogs() else []
 
 
 class ModelActions(QObject):
@@ -102,7 +112,8 @@ class ModelActions(QObject):
         meta = result["metadata"]
         text = (
             f"{meta['name']} {meta['version']} is installed "
-            f"({len(result['categories'])} categories).\n\n{meta.get('description') or ''}".rstrip()
+            f"({len(result['categories'])} categories); the package is {result['signature'].describe()}."
+            f"\n\n{meta.get('description') or ''}".rstrip()
         )
         if result.get("active"):
             note = (
@@ -269,7 +280,7 @@ class ExportDialog(QDialog):
 
 
 class ModelsDialog(QDialog):
-    """Installed models: choose the active one, remove, import, export."""
+    """Installed models (choose the active one, remove, import, export, get more) and their statistics."""
 
     COLUMNS = ("", "Name", "Version", "Categories", "Size", "Source")
 
@@ -301,24 +312,65 @@ class ModelsDialog(QDialog):
         self.remove_button.clicked.connect(self._remove)
         import_button = QPushButton("Import…", self)
         import_button.clicked.connect(actions.choose_and_import)
+        get_button = QPushButton("Get Models…", self)
+        get_button.clicked.connect(self.get_models)
+        self.updates_label = QLabel(self)  # newer versions in the catalogs (their cached copies)
+        self.updates_label.setWordWrap(True)
+        self.updates_label.hide()
         export_button = QPushButton("Export Active…", self)
         export_button.clicked.connect(actions.export_active)
         close = QPushButton("Close", self)
         close.clicked.connect(self.accept)
         row = QHBoxLayout()
-        for b in (import_button, export_button, self.remove_button):
+        for b in (import_button, get_button, export_button, self.remove_button):
             row.addWidget(b)
         row.addStretch(1)
-        row.addWidget(close)
         row.addWidget(self.use_button)
+        installed = QWidget(self)
+        page = QVBoxLayout(installed)
+        page.addWidget(self.table, 1)
+        page.addWidget(self.details)
+        page.addWidget(self.updates_label)
+        page.addLayout(row)
+        self.stats_page = StatsPage(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(installed, "Installed")
+        self.tabs.addTab(self.stats_page, "Statistics")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(close)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.details)
-        layout.addLayout(row)
-        self.resize(720, 380)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(bottom)
+        self.resize(860, 560)
+        self._stats_loaded = False
+        Op(self, cached_updates).success(self._show_updates).failure(
+            lambda exc: log.info("no update information: %s", exc)
+        ).run()
         actions.activeModelChanged.connect(self.reload)
         actions.imported.connect(lambda _r: self.reload())
         self.reload()
+
+    def show_statistics(self) -> StatsPage:
+        self.tabs.setCurrentWidget(self.stats_page)
+        return self.stats_page
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.stats_page and not self._stats_loaded:
+            self._stats_loaded = True
+            self.stats_page.load()
+
+    def get_models(self):
+        from app.ui.catalog_dialog import open_get_models
+
+        return open_get_models(self, self.actions)
+
+    def _show_updates(self, updates) -> None:
+        if updates:
+            text = "; ".join(f"{u.entry.name} {u.entry.version} (you have {u.installed.version})" for u in updates)
+            self.updates_label.setText(f"Newer versions in your catalogs: {text}. Install them with Get Models….")
+        self.updates_label.setVisible(bool(updates))
 
     def reload(self) -> None:
         self.records = self.actions.models()

@@ -29,6 +29,24 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def draw_series(painter: QPainter, points: list[QPointF], colour: str, dashed: bool = False) -> QPen:
+    """A line through `points` with a dot on each; returns its pen (for the legend)."""
+    pen = QPen(QColor(colour), 2)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    if points:
+        path = QPainterPath(points[0])
+        for p in points[1:]:
+            path.lineTo(p)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(path)
+        painter.setBrush(QColor(colour))
+        for p in points:
+            painter.drawEllipse(p, 2.5, 2.5)
+    return pen
+
+
 class TrainingPlot(QWidget):
     """Loss (left) and accuracy (right) against the epoch."""
 
@@ -112,19 +130,7 @@ class TrainingPlot(QWidget):
                 for i, h in enumerate(self.history)
                 if key in h and h[key] is not None
             ]
-            pen = QPen(QColor(colour), 2)
-            if dashed:
-                pen.setStyle(Qt.PenStyle.DashLine)
-            if points:
-                path = QPainterPath(points[0])
-                for p in points[1:]:
-                    path.lineTo(p)
-                painter.setPen(pen)
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawPath(path)
-                painter.setBrush(QColor(colour))
-                for p in points:
-                    painter.drawEllipse(p, 2.5, 2.5)
+            pen = draw_series(painter, points, colour, dashed)
             if points or not dashed:
                 painter.setPen(pen)
                 painter.drawLine(

@@ -1,13 +1,16 @@
 """Screenshots of the GUI for the README: main window, alpha views, an answer after a restart,
-the 1024×700 layout, sort and review dialogs, the Training tab and its preview of a trained model.
+the 1024×700 layout, sort and review dialogs, the Training tab and its preview of a trained model,
+the Get Models dialog and the Models dialog's Statistics page.
 
-    python -m app.ui.screenshots resources/screenshots [--folder DIR] [--model MODEL.onnx]
+    python -m app.ui.screenshots resources/screenshots [--folder DIR] [--model MODEL.onnx] [--only library]
 
 Runs offscreen (QT_QPA_PLATFORM=offscreen unless set) in a fresh, temporary user folder, so the
 pictures show what a new user sees and nothing of yours is read or changed. It classifies the
 real fixture textures (tests/fixtures/0ad and redeclipse) with the active model (the shipped
 one), and, when PyTorch is installed, fine-tunes on a copy sort of them to have a real training
 curve, then trains on four corrections to show the preview of what such a model would change.
+The library shots (`app.ui.screenshot_library`) follow a folder catalog of packages made from the
+shipped model and answer 240 generated textures through the window.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-training", action="store_true", help="do not run a training for the Training tab"
     )
+    parser.add_argument("--only", choices=("library",), help="only the Get Models and Statistics shots")
     args = parser.parse_args(argv)
     args.folder = args.folder or REAL_FIXTURES
     for folder in args.folder:
@@ -136,14 +140,18 @@ def alpha_modes(window, out: Path) -> Path:
 
 
 def _shoot(args, home: Path) -> int:
+    from PySide6.QtWidgets import QApplication
+
     from app.ui.main import create_application
     from app.ui.main_window import MainWindow
     from app.ui.results_roles import FILTER_CORRECTED, FILTER_UNCERTAIN
 
-    app = create_application()
+    create_application()
     window = MainWindow(model_path=args.model)
     window.resize(*SIZE)
     window.show()
+    if args.only == "library":
+        return _shoot_library(args, home, window)
     if not _classify(window, args.folder):
         print("classification did not finish", file=sys.stderr)
         return 1
@@ -212,7 +220,7 @@ def _shoot(args, home: Path) -> int:
     window.session._writer.waitForDone(30_000)
     settle()
     window.close()
-    app.processEvents()
+    QApplication.processEvents()
     window = MainWindow(model_path=args.model)
     window.resize(*SIZE)
     window.show()
@@ -238,8 +246,42 @@ def _shoot(args, home: Path) -> int:
             wait_until(lambda: tab.preview.shift is not None or not tab.preview.is_running, 300)
             settle(0.5)
             save(window, args.out / "training_preview.png")
+    return _shoot_library(args, home, window)
+
+
+def _shoot_library(args, home: Path, window) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import screenshot_library as library
+    from app.ui.models_ui import ModelsDialog
+
+    library.make_catalog(home)
+    dialog = window.show_get_models_dialog()
+    wait_until(lambda: dialog.table.rowCount() == len(library.PACKAGES) and dialog.refresh_button.isEnabled(), 60)
+    dialog.select("PS2 Racing Textures", "1.2")
+    dialog.resize(900, 420)
+    save(dialog, args.out / "get_models.png")
+    dialog.close()
+
+    truth = library.generated_textures(home / "generated")
+    finished = []
+    window.session.finished.connect(finished.append)
+    window.open_paths([str(home / "generated")])
+    if not wait_until(lambda: bool(finished), 300):
+        print("classification did not finish", file=sys.stderr)
+        return 1
+    library.answer_all(window, truth, settle)
+    models = ModelsDialog(window.model_actions, window)
+    models.resize(980, 640)
+    models.show()
+    loaded = []
+    models.stats_page.loaded.connect(lambda: loaded.append(True))
+    models.show_statistics()
+    wait_until(lambda: bool(loaded), 120)
+    save(models, args.out / "model_stats.png")
+    models.close()
     window.close()
-    app.processEvents()
+    QApplication.processEvents()
     return 0
 
 

@@ -348,9 +348,11 @@ class ClassificationSession(QObject):
 
     def _record_job(self, manager, group, records, seq, snapshot):  # writer thread
         learner = manager.learner
-        model_id = manager.model_id
+        model_id, categories = manager.model_id, manager.categories
         for result, category in records:
             embedding = None if result.embedding is None else np.asarray(result.embedding, np.float32)
+            raw = result.model_probabilities  # the model's own guess, for `models stats` (app.analytics)
+            known = raw is not None and len(raw) == len(categories)
             record = learner.record_correction(
                 result.path,
                 category,
@@ -358,6 +360,7 @@ class ClassificationSession(QObject):
                 embedding=embedding,
                 texture_hash=result.pixel_hash,
                 model_id=model_id,
+                metadata={"model_guess": categories[int(np.argmax(raw))]} if known else None,
             )
             group.record_ids.append(record.id)
         return self._rerank_if_latest(manager, seq, snapshot), None

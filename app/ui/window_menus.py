@@ -47,6 +47,8 @@ class WindowMenus:
         self.review_action = self._action("&Review Uncertain", self.review_uncertain, "Ctrl+R", "review",
                                           "Answer the uncertain textures one by one with the number keys")  # fmt: skip
         self.manage_models_action = self._action("&Manage Models…", self.show_models_dialog, None, "model")
+        self.get_models_action = self._action("&Get Models…", self.show_get_models_dialog, None, "import",
+                                              "Install and update models from model catalogs")  # fmt: skip
         self.online_action = self._action("&Online Classifier…", self.show_online_dialog, None, "online")
         self.about_action = self._action("&About Texture Sorter", self.show_about)
         self.log_action = self._action("Open &Log Folder", self.open_log_folder)
@@ -88,6 +90,7 @@ class WindowMenus:
         file_menu.addAction(self.undo_sort_action)
         file_menu.addSeparator()
         file_menu.addAction(self.import_action)
+        file_menu.addAction(self.get_models_action)
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -167,4 +170,13 @@ class WindowMenus:
         )
 
     def _fill_models_menu(self) -> None:
-        self.model_actions.fill_menu(self.models_menu, [self.manage_models_action, self.online_action])
+        self.model_actions.fill_menu(
+            self.models_menu, [self.get_models_action, self.manage_models_action, self.online_action]
+        )
+
+    def show_get_models_dialog(self):
+        """The Get Models dialog (catalogs); installs it makes are reported like imports."""
+        from app.ui.catalog_dialog import open_get_models
+
+        self.get_models_dialog = open_get_models(self, self.model_actions)
+        return self.get_models_dialog

@@ -273,3 +273,36 @@ def test_halved_conv_weights_halve_the_file_and_keep_answers_metadata_and_head(t
     # The float32 head is untouched: head-only fine-tuning (`train --from`) still reads it.
     for got, want in zip(tp.read_linear_head(half), tp.read_linear_head(full), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_reference_vit_has_clip_b32s_shape_and_exports_for_the_pipeline(tmp_path):
+    """The upstream classifier's architecture: CLIP ViT-B/32's visual tower has 87,849,216 parameters."""
+    from ai.textures.synth import synth_image, write_png
+    from ai.training_pytorch.reference_vit import (
+        VitConfig,
+        build_clip_vit_image_classifier,
+        clip_preprocess,
+        upstream_files_per_s,
+    )
+
+    full = build_clip_vit_image_classifier(26)
+    assert sum(p.numel() for p in full.parameters()) == 87_849_216
+    del full
+    small = VitConfig(image_size=64, patch=32, width=32, layers=2, heads=2, embed_dim=16)
+    model = build_clip_vit_image_classifier(3, small)
+    x = torch.from_numpy(clip_preprocess(synth_image(80, "noise"), 64))[None]
+    assert x.shape == (1, 3, 64, 64)
+    with torch.no_grad():
+        logits, embedding = model(x)
+    assert logits.shape == (1, 3) and embedding.shape == (1, 16)
+    assert torch.allclose(embedding.norm(dim=1), torch.ones(1), atol=1e-5)
+    path = tp.export_to_onnx(model, tmp_path / "vit.onnx", ["a", "b", "c"], input_size=64)
+    exported = OfflineModel(path)
+    probs, onnx_embedding = exported.predict_arrays(x.numpy())
+    assert np.allclose(probs, torch.softmax(logits, dim=1).numpy(), atol=1e-4)
+    assert np.allclose(onnx_embedding, embedding.numpy(), atol=1e-4)
+    write_png(tmp_path / "a.png", synth_image(80, "noise"))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    rate, done = upstream_files_per_s([str(tmp_path / "a.png"), str(tmp_path / "broken.png")], ["a", "b"],
+                                      threads=1, config=small)  # fmt: skip
+    assert done == 1 and rate > 0

@@ -98,10 +98,18 @@ def test_build_holds_the_default_model_and_every_resource(internal, rules):
 
 
 def test_build_holds_every_subcommand_and_online_provider(frozen_modules):
-    for package in ("app/commands", "ai/online_providers", "app/sorting"):
-        for path in (ROOT / package).glob("*.py"):
+    for package in ("app/commands", "ai/online/providers", "app/sorting", "ai/textures"):
+        paths = list((ROOT / package).glob("*.py"))
+        assert paths, package
+        for path in paths:
             if path.stem != "__init__":
                 assert f"{package.replace('/', '.')}.{path.stem}" in frozen_modules, path
+
+
+def test_build_has_imagecodecs_png_codec_only(bundled_files):
+    codecs = {Path(f).name.split(".")[0] for f in bundled_files if "/imagecodecs/_" in f}
+    assert {"_png", "_shared"} <= codecs, codecs
+    assert not codecs - {"_png", "_shared", "_shared_cython"}, codecs  # not 50 other codecs
 
 
 def test_onedir_size_within_budget(build_script, onedir):

@@ -208,6 +208,15 @@ def test_only_the_python_runtime_is_stripped(rules):
     assert not rules.is_python_runtime_binary("/usr/lib/x86_64-linux-gnu/libssl.so.3", prefix)
 
 
+def test_pynacl_ships_with_cffi_backend_and_its_library_stripped(rules):
+    # Package signatures need PyNaCl, whose compiled module loads cffi's run-time half from C.
+    assert "_cffi_backend" in rules.HIDDEN_IMPORTS and "_cffi_backend" not in rules.EXCLUDES
+    assert "cryptography" in rules.EXCLUDES  # the 15 MB alternative stays out
+    assert rules.is_unstripped_wheel_binary("nacl/_sodium.abi3.so")
+    assert not rules.is_unstripped_wheel_binary("numpy.libs/libscipy_openblas64_.so")
+    assert not rules.is_unstripped_wheel_binary("nacl/bindings/__init__.py")
+
+
 @pytest.mark.parametrize(
     ("version", "numbers"),
     [("0.1.0", (0, 1, 0, 0)), ("1.2.3.4", (1, 2, 3, 4)), ("2.0.0rc1", (2, 0, 0, 1)), ("3", (3, 0, 0, 0))],

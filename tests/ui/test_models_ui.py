@@ -55,6 +55,7 @@ def test_import_model_menu_action_installs_the_package_and_switches_to_it(
     result = imported.args[0]
     assert (result["name"], result["version"]) == ("Wood Expert", "2.0")
     assert asked["question"] and "Use it now?" in asked["question"][0]
+    assert "is installed (26 categories); the package is unsigned." in asked["question"][0]
     assert asked["warning"] == []
     active = ModelRegistry().active()
     assert (active.name, active.version) == ("Wood Expert", "2.0")
@@ -145,3 +146,23 @@ def test_export_model_writes_a_package_with_the_corrections(
     assert contents.metadata["name"] == "tiny-test"
     assert contents.training_data is not None and "sky" in str(contents.training_data)
     assert asked["information"] and "Wrote" in asked["information"][0]
+
+
+def test_the_import_message_names_the_signer_and_whether_it_is_trusted(
+    window, package, qtbot, monkeypatch, publisher
+):
+    from ai.packages.keys import KeyStore
+    from ai.packages.signing import sign_package
+
+    sign_package(package, "Alice Modder", publisher)
+    asked = answer_dialogs(monkeypatch, package, question=QMessageBox.StandardButton.No)
+    with qtbot.waitSignal(window.model_actions.imported, timeout=30_000):
+        window.open_paths([str(package)])
+    assert "the package is signed by an unknown key (" in asked["question"][0]
+    assert "which calls itself 'Alice Modder'" in asked["question"][0]
+
+    KeyStore().trust(publisher.own()[0])
+    asked = answer_dialogs(monkeypatch, package, question=QMessageBox.StandardButton.Yes)  # yes: reinstall
+    with qtbot.waitSignal(window.model_actions.imported, timeout=30_000):
+        window.open_paths([str(package)])
+    assert any("the package is signed by Alice Modder (trusted)." in q for q in asked["question"])

@@ -1,78 +1,65 @@
-"""The UI stays responsive while thousands of textures classify, and huge folders cost only what is visible."""
+"""The UI thread never decodes or runs a model while a folder classifies, and huge folders cost only
+what is visible. The event loop's longest gap is a measured figure (`texture-sorter bench --gui`,
+README), not an assertion here: a loaded machine stretches it."""
 
 from __future__ import annotations
 
-import os
-import time
+import json
 
-import numpy as np
-from PIL import Image
-from PySide6.QtCore import QTimer
-
+from app.cli import main
+from app.ui.responsiveness import UiThreadWatch, write_test_folder
 from app.ui.results_roles import placeholder
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE
-
-
-def write_textures(folder, count: int, size: int = 32) -> None:
-    """`count` small PNGs of varied colour (and some transparency), in sub-folders of 500."""
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        sub = folder / f"set{i // 500:02d}"
-        if i % 500 == 0:
-            sub.mkdir(parents=True)
-        base = rng.integers(0, 256, size=4, dtype=np.uint8)
-        pixels = np.empty((size, size, 4), np.uint8)
-        pixels[:] = base
-        pixels[::4, :, :3] = 255 - base[:3]
-        pixels[..., 3] = 255 if i % 3 else 128
-        Image.fromarray(pixels, "RGBA").save(sub / f"tex{i:05d}.png", compress_level=1)
-
-
-def test_event_loop_never_stalls_while_5000_textures_classify(window, tmp_path, qtbot):
+def test_classifying_correcting_and_browsing_do_no_decoding_or_model_work_on_the_ui_thread(
+    window, tmp_path, qtbot, settle
+):
     folder = tmp_path / "dump"
-    write_textures(folder, 5000)
-    gaps: list[float] = []
-    peak = [0]
-    last = [time.perf_counter()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-        peak[0] = max(peak[0], rss_bytes())
-
-    heartbeat = QTimer()
-    heartbeat.setInterval(10)
-    heartbeat.timeout.connect(beat)
-    qtbot.wait(50)
-    baseline = rss_bytes()
-    heartbeat.start()
-    last[0] = time.perf_counter()
-    with qtbot.waitSignal(window.session.finished, timeout=180_000) as finished:
-        window.open_paths([str(folder)])
-    qtbot.wait(300)  # thumbnails of the visible items arrive after the last batch
-    heartbeat.stop()
-
+    write_test_folder(folder, 600)
+    with UiThreadWatch() as watch:
+        with qtbot.waitSignal(window.session.finished, timeout=180_000) as finished:
+            window.open_paths([str(folder)])
+        qtbot.wait(300)  # thumbnails of the visible items arrive after the last batch
+        view = window.results_view.grid
+        view.setCurrentIndex(view.model().index(0, 0))
+        qtbot.wait(200)  # the detail pane's preview
+        window.correct_selection("surface/wood")  # the learner re-ranks the folder
+        settle(window)
+        window.sidebar.select_bucket("surface/wood")  # a filter change redraws thumbnails
+        window.set_view_mode("details")
+        qtbot.wait(200)
     summary = finished.args[0]
-    max_gap_ms = max(gaps) * 1000
-    growth_mb = (peak[0] - baseline) / 2**20
-    print(
-        f"\n5000 textures in {summary.seconds:.1f} s ({5000 / summary.seconds:.0f} files/s); "
-        f"{len(gaps)} heartbeats, max gap {max_gap_ms:.1f} ms, median {np.median(gaps) * 1000:.1f} ms; "
-        f"RSS {baseline / 2**20:.0f} MiB before, peak {peak[0] / 2**20:.0f} MiB (+{growth_mb:.0f} MiB); "
-        f"thumbnails in memory: {window.thumbnails.memory_used / 2**20:.1f} MiB"
-    )
-    assert summary.files == 5000 and summary.errors == 0
-    assert window.model.classified_count() == 5000
-    assert max_gap_ms < 100
-    assert growth_mb < 150  # results (probabilities, embeddings, hashes) of 5000 files plus bounded caches
-    assert window.thumbnails.memory_used <= window.thumbnails.memory_bytes
+    assert summary.files == 600 and summary.errors == 0
+    assert window.model.classified_count() == 600
+    # The instruments saw the work: decodes and model runs happened, all of it off the UI thread.
+    assert watch.workers["decode"] >= 600 and watch.workers["model"] >= 600 // 8
+    assert watch.workers["learner"] >= 1
+    assert not watch.ui, f"work done on the UI thread: {dict(watch.ui)}"
+
+
+def test_the_watch_counts_ui_thread_work(tiny_model, tmp_path):
+    """The check above can fail: the same instruments count a decode and a model call made here."""
+    from ai.offline_model import OfflineModel
+    from ai.textures import load_texture
+
+    write_test_folder(tmp_path, 1)
+    with UiThreadWatch() as watch:
+        pixels = load_texture(next(tmp_path.rglob("*.png"))).pixels
+        OfflineModel(tiny_model).predict(pixels)
+    assert watch.ui["decode"] == 1 and watch.ui["model"] == 1 and not watch.workers
+
+
+def test_bench_gui_reports_gaps_and_ui_thread_work(tiny_model, tmp_path, capsys):
+    from PySide6.QtCore import QThreadPool
+
+    out = tmp_path / "gui.json"
+    assert main(["bench", "--gui", "120", "--model", str(tiny_model), "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["files"] == 120 and figures["heartbeats"] > 0
+    assert figures["max_gap_ms"] >= figures["p99_gap_ms"] >= figures["median_gap_ms"] > 0
+    assert figures["ui_thread_calls"] == {} and figures["worker_calls"]["decode"] >= 120
+    assert "longest gap" in capsys.readouterr().out
+    QThreadPool.globalInstance().waitForDone()
 
 
 def test_a_folder_of_100000_rows_decodes_thumbnails_only_for_what_is_visible(window, qtbot, tmp_path):
