@@ -22,7 +22,7 @@ from PIL import Image
 from ai.errors import ModelError, OnlineError
 from ai.learning.user_rules import UserRuleSet, apply_user_rules
 from ai.offline_model import OfflineModel
-from ai.packages.registry import active_model_path
+from ai.packages.registry import active_model_path, installed_label
 from ai.paths import model_path
 from ai.rules import RuleClassifier
 from ai.taxonomy import default_categories
@@ -130,6 +130,8 @@ def blend(
 class ModelManager:
     """Thread-safe front of the offline model, the online classifier, the rules and the learner."""
 
+    display_name: str | None = None  # set for installed models (ai.packages.registry.installed_label)
+
     def __init__(
         self,
         offline_model: OfflineModel | None = None,
@@ -189,7 +191,7 @@ class ModelManager:
             except ModelError as exc:
                 error = str(exc)
                 log.warning("offline model unavailable, using rules: %s", exc)
-        return cls(
+        manager = cls(
             offline,
             config.get("online"),
             blend_mode=config.get("blend_mode", "confidence_weighted"),
@@ -203,11 +205,15 @@ class ModelManager:
             user_rules=config.get("user_rules"),
             offline_error=error,
         )
+        if offline is not None:
+            manager.display_name = installed_label(path)
+        return manager
 
     def switch_offline_model(self, model: OfflineModel | None) -> None:
         """Swap the offline model; running batches finish on the model they started with."""
         with self._lock:
             self._offline = model
+            self.display_name = None
             self.offline_error = None if model else "no offline model"
             self._rules = RuleClassifier(self.categories)
 
@@ -242,6 +248,8 @@ class ModelManager:
         model = self._offline
         if model is None:
             return f"pixel rules ({self.offline_error})" if self.offline_error else "pixel rules"
+        if self.display_name:
+            return self.display_name  # an installed model: the name and version its package gave it
         return f"{model.name} {model.version} ({model.model_path.name})"
 
     # -- prediction -----------------------------------------------------------------------

@@ -50,12 +50,23 @@ def create_manager(
     return manager
 
 
+def online_enabled() -> bool:
+    """Whether the user turned online classification on (reads the settings file only: no keyring)."""
+    from ai.online.config import load_settings
+
+    return load_settings(with_key=False).enabled
+
+
 def _online_options() -> dict:
     from ai.online.config import load_settings
-    from ai.online.model import manager_options
 
     try:
-        return manager_options(load_settings())
+        settings = load_settings(with_key=False)
+        if not settings.enabled:
+            return {}  # neither httpx nor the keyring backend is loaded for nothing
+        from ai.online.model import manager_options
+
+        return manager_options(settings)  # reads the key from the keyring
     except Exception as exc:  # a broken online setting must not stop offline classification
         log.warning("online classifier not used: %s", exc)
         return {}

@@ -66,7 +66,9 @@ def expected_commands() -> set[str]:
 
 
 def fixture_textures() -> list[Path]:
-    return sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix.lower() != ".md")
+    from ai.textures import is_texture_path
+
+    return sorted(p for p in FIXTURES.rglob("*") if p.is_file() and is_texture_path(p))  # not READMEs or scripts
 
 
 def sha256_of(path: Path) -> str:

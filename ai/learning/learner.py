@@ -14,9 +14,10 @@ vectors re-rank them, so a prediction stays well under 1 ms with 10,000 correcti
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class _Entry:
     original: int  # vocabulary id of the model's guess, -1 if unknown
     model_key: str | None
     space: tuple[str | None, int] | None  # embedding index key (model, dim)
+    path: str = ""  # the file the user answered for (normalised, see _same_file)
     slot: int = -1
 
 
@@ -141,6 +143,7 @@ class IncrementalLearner:
             original=self._word(record.original_category),
             model_key=model_key_of(record.model_id, record.model_version),
             space=space,
+            path=_same_file(record.texture_path),
         )
         if old is not None:
             if space is not None and old.space == space:
@@ -290,6 +293,21 @@ class IncrementalLearner:
             entry = self._by_hash.get(texture_hash)
             return None if entry is None else self._names[entry.label]
 
+    def answers_for(self, files: Iterable[tuple[str, str | None]]) -> dict[str, tuple[str, int]]:
+        """The user's current answers for these (path, texture hash) files: path → (category, correction id).
+
+        A file has an answer when a current correction names both its picture and its path: what
+        the user answered for that very file, whichever model classified it. (The same picture
+        elsewhere is re-ranked by `adjust_probabilities`, but it is not an answer the user gave.)
+        """
+        out: dict[str, tuple[str, int]] = {}
+        with self._lock:
+            for path, texture_hash in files:
+                entry = self._by_hash.get(texture_hash) if texture_hash else None
+                if entry is not None and entry.path == _same_file(path):
+                    out[path] = (self._names[entry.label], entry.id)
+        return out
+
     # -- adjusting -----------------------------------------------------------------------------
 
     def _tables(self, categories: tuple[str, ...], model_key: str | None):
@@ -438,6 +456,11 @@ class IncrementalLearner:
             "imported %s: %d added, %d already known, %d invalid", path, len(added), skipped, len(invalid)
         )
         return ImportResult(added=len(added), skipped=skipped, invalid=invalid)
+
+
+def _same_file(path: str) -> str:
+    """A path in the form two spellings of one file share (absolute, case-folded where the OS folds)."""
+    return os.path.normcase(os.path.abspath(path)) if path else ""
 
 
 def _hash_file(path: str) -> tuple[str, tuple[int | None, int | None, int | None]]:

@@ -115,8 +115,12 @@ def settings_path() -> Path:
     return user_config_dir() / SETTINGS_FILE
 
 
-def load_settings(path: str | os.PathLike[str] | None = None) -> OnlineSettings:
-    """Read the settings file (defaults when missing or unreadable) and the key from the keyring."""
+def load_settings(path: str | os.PathLike[str] | None = None, *, with_key: bool = True) -> OnlineSettings:
+    """Read the settings file (defaults when missing or unreadable) and the key from the keyring.
+
+    `with_key=False` leaves the keyring alone: loading its backend takes seconds on some desktops,
+    so start-up only reads the file and asks the keyring when online classification is enabled.
+    """
     path = Path(path) if path else settings_path()
     data: dict[str, Any] = {}
     if path.is_file():
@@ -132,7 +136,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> OnlineSettings:
     except OnlineError as exc:
         log.warning("%s: %s; using defaults", path, exc)
         settings = OnlineSettings()
-    if not settings.api_key:
+    if with_key and not settings.api_key:
         settings.api_key = secrets.load_api_key(settings.keyring_entry) or ""
     return settings
 

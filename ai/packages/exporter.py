@@ -158,6 +158,20 @@ def _check_categories(facts: ModelFacts, categories: list[str], where, label: st
         raise fail(where, f"the categories differ from those embedded in {label}'s metadata")
 
 
+def _create_beside(path: Path) -> tuple[int, Path]:
+    """A new, exclusive temporary file next to `path`, with a normal file's permissions.
+
+    mkstemp would make it 0600, and the renamed package would stay unreadable to other users;
+    a shared model file gets what any new file gets: 0666 less the umask (0644 by default).
+    """
+    while True:
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue  # another export picked the same name: draw again
+
+
 class ModelExporter:
     """Writes a trained ONNX classifier and its description as a `.ps2model` package."""
 
@@ -246,8 +260,7 @@ class ModelExporter:
 
     def _write(self, model_path: Path, output_path: Path, extra: dict[str, bytes], metadata: dict) -> None:
         output_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{output_path.name}.", suffix=".tmp", dir=output_path.parent)
-        tmp = Path(tmp_name)
+        fd, tmp = _create_beside(output_path)
         try:
             with os.fdopen(fd, "wb") as fh:
                 with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:

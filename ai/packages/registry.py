@@ -357,6 +357,23 @@ def _builtin_metadata(path: Path) -> dict[str, str]:
     return _builtin_cache[key]
 
 
+def installed_label(path: str | os.PathLike[str]) -> str | None:
+    """"Name version" of the installed model whose file this is, as the Models menu shows it; else None.
+
+    An installed model's ONNX metadata may carry another name (a fine-tuned copy of the default, a
+    package renamed on export): the package's name is the one the user chose and sees.
+    """
+    path = Path(path)
+    folder = path.parent
+    try:
+        if path.name != "model.onnx" or folder.parent.parent.resolve() != ModelRegistry().models_dir.resolve():
+            return None
+        meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+        return f"{meta['name']} {folder.name}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def active_model_path() -> Path | None:
     """The model the user chose (or the shipped default); None when neither is present."""
     return ModelRegistry().active_model_path()

@@ -59,6 +59,7 @@ def fine_tune_from_onnx(
     version: str = "1.0",
     progress: StageProgress | None = None,
     trainer_hook: Callable[[PyTorchTrainer], None] | None = None,
+    name: str | None = None,
 ) -> dict:
     """Train a new linear head on the embeddings of an exported model (its backbone stays frozen).
 
@@ -153,7 +154,7 @@ def fine_tune_from_onnx(
         bias,
         categories,
         {
-            "name": Path(out_path).stem,
+            "name": name or Path(out_path).stem,
             "version": version,
             "description": f"{base.name} fine-tuned (new linear head) on {len(samples)} images",
             "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -175,6 +176,7 @@ def train_from_scratch(
     version: str = "1.0",
     progress: StageProgress | None = None,
     trainer_hook: Callable[[PyTorchTrainer], None] | None = None,
+    name: str | None = None,
 ) -> dict:
     """Train `create_small_cnn` on a folder-per-category tree and export it to ONNX."""
     torch = require_torch()
@@ -219,5 +221,6 @@ def train_from_scratch(
         version=version,
         description=f"small CNN trained from scratch on {len(samples)} images",
         training_data=summary,
+        name=name,
     )
     return summary

@@ -294,7 +294,9 @@ def build_plan(
         role = "sorted"
         if group is not None and duplicates == "separate" and group.representative != result.path:
             role = "duplicate"
-            folder = os.path.join(out, DUPLICATES_DIR, group.id)
+            # A group folder only where it gathers several copies: the one copy of a pair (most exact
+            # duplicates) goes straight into _duplicates/; the manifest names its group either way.
+            folder = os.path.join(out, DUPLICATES_DIR, *([group.id] if len(group.members) > 2 else []))
         else:
             # Together: a whole group follows the category (and confidence) of its largest member.
             if leader.confidence < plan.min_confidence:

@@ -6,7 +6,7 @@ One delegate paints every cell of the grid (no widget per item), from the model'
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.ui.results_roles import Role
@@ -26,6 +26,7 @@ COLOURS = {
     "text": QColor("#1f2328"),
 }
 
+LOADING = "loading…"
 _checker: QBrush | None = None
 
 
@@ -96,6 +97,25 @@ def draw_badge(painter: QPainter, centre: QPoint, radius: int, colour: QColor, t
     painter.restore()
 
 
+def draw_alpha_badge(painter: QPainter, image_rect: QRect) -> QRect:
+    """The "α" mark in the image's bottom-left corner: its alpha holds data and is not shown."""
+    size = max(12, min(20, image_rect.height() // 5))
+    badge = QRect(image_rect.left() + 2, image_rect.bottom() - size - 1, size, size)
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(31, 35, 40, 190))
+    painter.drawRoundedRect(badge, 3, 3)
+    font = QFont(painter.font())
+    font.setBold(True)
+    font.setPixelSize(max(9, int(size * 0.75)))
+    painter.setFont(font)
+    painter.setPen(QColor("#ffffff"))
+    painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "α")
+    painter.restore()
+    return badge
+
+
 class GridDelegate(QStyledItemDelegate):
     """A thumbnail card: image, file name, category and confidence."""
 
@@ -137,13 +157,16 @@ class GridDelegate(QStyledItemDelegate):
             return
         error = card.error
         if card.image is not None:
-            draw_image(painter, card.image, area)
+            target = draw_image(painter, card.image, area)
+            if card.alpha_data:
+                draw_alpha_badge(painter, target)
         else:
             painter.fillRect(area, COLOURS["placeholder"])
-            if error or card.image_error:
-                painter.setPen(COLOURS["error"])
-                painter.drawText(area.adjusted(4, 4, -4, -4), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                                 "cannot\nread")  # fmt: skip
+            unreadable = bool(error or card.image_error)
+            painter.setPen(COLOURS["error"] if unreadable else COLOURS["muted"])
+            # Not drawn yet (decoding, e.g. after a filter brought it into view): say so, not a blank.
+            painter.drawText(area.adjusted(4, 4, -4, -4), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             "cannot\nread" if unreadable else LOADING)  # fmt: skip
 
         confidence = card.confidence
         corrected = card.corrected
@@ -168,7 +191,9 @@ class GridDelegate(QStyledItemDelegate):
         line = fm.height()
         text_rect = QRect(rect.x() + pad, bar.bottom() + pad, rect.width() - 2 * pad, line)
         painter.setPen(option.palette.text().color())
-        name = fm.elidedText(card.name, Qt.TextElideMode.ElideMiddle, text_rect.width())
+        # Files of the same name in other folders carry their folder: "cartridge/normal.png".
+        shown = f"{card.folder}/{card.name}" if card.folder else card.name
+        name = fm.elidedText(shown, Qt.TextElideMode.ElideMiddle, text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, name)
 
         second = text_rect.translated(0, line)
@@ -181,12 +206,13 @@ class GridDelegate(QStyledItemDelegate):
             percent = f"{confidence:.0%}"
             label_colour = colour
         percent_width = fm.horizontalAdvance(percent + " ") if percent else 0
-        label = fm.elidedText(label, Qt.TextElideMode.ElideLeft, second.width() - percent_width)
-        painter.setPen(label_colour if (error or pending) else option.palette.text().color())
         font = QFont(option.font)
         font.setBold(bool(corrected))
+        label_metrics = QFontMetrics(font)  # a bold answer is wider than the plain metrics say
+        label = label_metrics.elidedText(label, Qt.TextElideMode.ElideLeft, second.width() - percent_width)
+        painter.setPen(label_colour if (error or pending) else option.palette.text().color())
         painter.setFont(font)
-        total = fm.horizontalAdvance(label) + percent_width
+        total = label_metrics.horizontalAdvance(label) + percent_width
         left = second.x() + max(0, (second.width() - total) // 2)
         painter.drawText(QRect(left, second.y(), second.width(), line), Qt.AlignmentFlag.AlignLeft, label)
         if percent:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ai.taxonomy import category_descriptions
 from app.results import FileResult
+from app.ui.channels import DATA_BADGE_TIP, ChannelButtons, effective
 from app.ui.images import ImageLoader, to_qimage
 from app.ui.preview import PredictionButton, PreviewWidget
 from app.ui.results_model import ResultsModel
@@ -38,6 +39,12 @@ from app.ui.results_roles import PENDING, human_size
 
 BUTTONS = 5
 KEYS = 9
+ALPHA_FACTS = {  # what ai.textures.alpha found, for the "Alpha:" line
+    "opaque": "no (opaque)",
+    "mask": "cut-out mask",
+    "transparency": "transparency",
+    "data": "holds data (gloss, height or a mask)",
+}
 
 
 def ranked_guesses(results: Sequence[FileResult], categories: Sequence[str]) -> list[tuple[str, float]]:
@@ -81,6 +88,11 @@ class DetailPane(QWidget):
         self._descriptions = category_descriptions()
 
         self.preview = PreviewWidget(self, minimum=180)
+        self.channels = ChannelButtons("auto", self)
+        self.channels.modeChanged.connect(lambda _mode: self._show_preview())
+        self.alpha_note = QLabel(self)
+        self.alpha_note.setObjectName("muted")
+        self.alpha_note.setWordWrap(True)
         self.title = QLabel(self)
         self.title.setObjectName("detailTitle")
         self.title.setWordWrap(True)
@@ -165,12 +177,15 @@ class DetailPane(QWidget):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.preview, 1)
-        top_layout.addWidget(self.title)
-        top_layout.addWidget(self.location)
+        top_layout.addWidget(self.channels)
 
         info = QWidget(self)
         info_layout = QVBoxLayout(info)
         info_layout.setContentsMargins(0, 4, 0, 0)
+        # Name and folder wrap to any number of lines: in the scrolled part they can never be cut.
+        info_layout.addWidget(self.title)
+        info_layout.addWidget(self.location)
+        info_layout.addWidget(self.alpha_note)  # here, so that it never resizes the preview
         info_layout.addLayout(self.facts)
         info_layout.addWidget(self.answer)
         info_layout.addWidget(guesses_title)
@@ -294,14 +309,29 @@ class DetailPane(QWidget):
             self.answer.setText("")
         self.answer.setVisible(bool(self.answer.text()))
 
+    def set_channel_mode(self, mode: str) -> None:
+        """Follow the main window's channel mode (the pane's own buttons can still differ afterwards)."""
+        self.channels.set_mode(mode)
+        if self._results:
+            self._show_preview()
+
     def _show_preview(self) -> None:
+        self.alpha_note.setVisible(False)
+        if not self._results:
+            return
         first = self._results[0]
         if first.error:
             self.preview.set_image(None, "This file cannot be read.")
             return
         pixels = self.previews.array(first.path)
         if pixels is not None:
-            self.preview.set_image(to_qimage(pixels))
+            kind = self.previews.alpha_kind(first.path)
+            self.preview.set_image(to_qimage(pixels, effective(self.channels.mode, kind)))
+            if len(self._results) == 1 and first.info is not None and first.info.has_alpha and kind in ALPHA_FACTS:
+                self._fact_labels["Alpha"].setText(ALPHA_FACTS[kind])
+            if kind == "data" and self.channels.mode in ("auto", "rgb"):
+                self.alpha_note.setText("α  " + DATA_BADGE_TIP + ". Alt+1 shows it with alpha, Alt+3 alone.")
+                self.alpha_note.setVisible(True)
         else:
             failure = self.previews.failure(first.path)
             self.preview.set_image(None, failure or "Loading preview…")

@@ -4,7 +4,8 @@ Views ask for an image only when they paint an item, so only visible items are d
 scroll leaves old requests behind (the pending stack is bounded and served newest first). Decoded
 images are numpy RGBA arrays in a memory LRU bounded in bytes, optionally backed by PNG files
 in `user_cache_dir()/thumbs` keyed by path, size, mtime and thumbnail size. `QImage`s are made
-from the arrays only when a view paints.
+from the arrays only when a view paints, in the channel view it asks for (app.ui.channels); the
+worker that decodes an image also says what its alpha is for (ai.textures.alpha).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from PySide6.QtGui import QImage
 from ai.errors import TextureError
 from ai.paths import user_cache_dir
 from ai.textures import load_texture
+from ai.textures.alpha import alpha_usage
+from app.ui.channels import to_view_image
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +44,9 @@ def make_thumbnail(path: str, size: int) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image))
 
 
-def to_qimage(pixels: np.ndarray) -> QImage:
-    """A QImage owning a copy of an HxWx4 RGBA array."""
-    h, w = pixels.shape[:2]
-    data = np.ascontiguousarray(pixels).tobytes()
-    return QImage(data, w, h, w * 4, QImage.Format.Format_RGBA8888).copy()
+def to_qimage(pixels: np.ndarray, view: str = "rgba") -> QImage:
+    """A QImage owning a copy of an HxWx4 RGBA array, shown as `view` ("rgba", "rgb" or "alpha")."""
+    return to_view_image(pixels, view)
 
 
 class _DiskCache:
@@ -84,7 +85,7 @@ class _DiskCache:
 
 
 class _Signals(QObject):
-    decoded = Signal(str, object, str)  # path, array or None, failure reason
+    decoded = Signal(str, object, str, str)  # path, array or None, alpha kind, failure reason
 
 
 class _Drain(QRunnable):
@@ -100,9 +101,10 @@ class _Drain(QRunnable):
             path = loader._next()
             if path is None:
                 return
-            pixels, reason = None, ""
+            pixels, kind, reason = None, "", ""
             try:
                 pixels = loader._decode(path)
+                kind = alpha_usage(pixels)
             except TextureError as exc:
                 reason = exc.reason
             except OSError as exc:
@@ -110,7 +112,7 @@ class _Drain(QRunnable):
             except Exception as exc:  # one bad file must not stop the loader: report it and go on
                 log.exception("thumbnail of %s failed", path)
                 reason = f"unexpected error: {type(exc).__name__}: {exc}"
-            loader._signals.decoded.emit(path, pixels, reason)
+            loader._signals.decoded.emit(path, pixels, kind, reason)
 
 
 class ImageLoader(QObject):
@@ -141,6 +143,7 @@ class ImageLoader(QObject):
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._failed: dict[str, str] = {}
+        self._kinds: dict[str, str] = {}  # path → ai.textures.alpha kind of its decoded image
         self._closed = False
         self._signals = _Signals()
         self._signals.decoded.connect(self._on_decoded)
@@ -156,9 +159,13 @@ class ImageLoader(QObject):
             self.request(path)
         return None
 
-    def image(self, path: str) -> QImage | None:
+    def image(self, path: str, view: str = "rgba") -> QImage | None:
         pixels = self.array(path)
-        return None if pixels is None else to_qimage(pixels)
+        return None if pixels is None else to_qimage(pixels, view)
+
+    def alpha_kind(self, path: str) -> str | None:
+        """What the decoded image's alpha is for ("opaque", "mask", "transparency", "data"); None until decoded."""
+        return self._kinds.get(path)
 
     def failure(self, path: str) -> str | None:
         return self._failed.get(path)
@@ -186,6 +193,7 @@ class ImageLoader(QObject):
         if array is not None:
             self._bytes -= array.nbytes
         self._failed.pop(path, None)
+        self._kinds.pop(path, None)
 
     def clear(self) -> None:
         with self._lock:
@@ -193,6 +201,7 @@ class ImageLoader(QObject):
         self._cache.clear()
         self._bytes = 0
         self._failed.clear()
+        self._kinds.clear()
 
     def close(self, wait_ms: int = 5000) -> None:
         self._closed = True
@@ -204,7 +213,7 @@ class ImageLoader(QObject):
     def memory_used(self) -> int:
         return self._bytes
 
-    def _on_decoded(self, path: str, pixels: np.ndarray | None, reason: str) -> None:
+    def _on_decoded(self, path: str, pixels: np.ndarray | None, kind: str, reason: str) -> None:
         with self._lock:
             self._in_flight.discard(path)
         if self._closed:
@@ -212,6 +221,7 @@ class ImageLoader(QObject):
         if pixels is None:
             self._failed[path] = reason
         else:
+            self._kinds[path] = kind
             self._store(path, pixels)
         self.loaded.emit(path)
 

@@ -10,20 +10,17 @@ import gc
 import logging
 import os
 
-from PySide6.QtCore import QByteArray, Qt, QUrl
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import (
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
-    QGuiApplication,
     QKeySequence,
     QShortcut,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
-    QMenu,
     QStackedWidget,
     QTabWidget,
 )
@@ -33,6 +30,7 @@ from ai.model_manager import ModelManager
 from app.logsetup import log_file_path
 from app.ui.about import AboutDialog
 from app.ui.browser import Browser
+from app.ui.desktop import open_folder
 from app.ui.empty_page import EmptyPage
 from app.ui.errors_panel import ErrorsPanel
 from app.ui.icons import app_icon, icon
@@ -41,13 +39,14 @@ from app.ui.models_ui import ModelActions, ModelsDialog
 from app.ui.online_dialog import OnlineDialog
 from app.ui.results_filter import ResultsFilter
 from app.ui.results_model import ResultsModel
-from app.ui.results_roles import FILTER_UNCERTAIN, PENDING
+from app.ui.results_roles import FILTER_CORRECTED, FILTER_UNCERTAIN, PENDING
 from app.ui.session import ClassificationSession, RunSummary
 from app.ui.settings import Settings
-from app.ui.sort_dialog import SortDialog, open_folder
+from app.ui.sort_dialog import SortDialog
 from app.ui.sort_jobs import offer_unfinished, undo_last_sort
 from app.ui.status import StatusPanel
 from app.ui.training_tab import TrainingTab
+from app.ui.window_answers import WindowAnswers
 from app.ui.window_menus import WindowMenus
 
 log = logging.getLogger(__name__)
@@ -69,8 +68,8 @@ PREVIEW_SIZE = 768
 MiB = 1 << 20
 
 
-class MainWindow(WindowMenus, QMainWindow):
-    """The window; its actions, menus and toolbar are built by WindowMenus."""
+class MainWindow(WindowMenus, WindowAnswers, QMainWindow):
+    """The window; WindowMenus builds its actions, menus and toolbar, WindowAnswers turns picks into answers."""
 
     def __init__(
         self,
@@ -115,6 +114,8 @@ class MainWindow(WindowMenus, QMainWindow):
         # Polish (style sheet) the hidden browser now, not in the middle of the first folder's scan.
         self.splitter.ensurePolished()
         self._manager_changed()
+        if manager is None:
+            self.session.attach_online()
         self._note_startup_problems()
         freeze_heap()
 
@@ -154,10 +155,14 @@ class MainWindow(WindowMenus, QMainWindow):
         session.managerChanged.connect(self._manager_changed)
         session.reranked.connect(self._reranked)
         self.status.cancelRequested.connect(session.cancel)
+        self.browser.countsShown.connect(
+            lambda counts: self.status.set_counts(counts[FILTER_UNCERTAIN], counts[FILTER_CORRECTED])
+        )
         self.status.problemsRequested.connect(lambda: self.errors.setVisible(not self.errors.isVisible()))
         self.errors.countChanged.connect(self.status.set_problems)
 
         self.results_view.contextMenuRequested.connect(self._context_menu)
+        self._connect_menus()
 
         self.detail.categoryChosen.connect(self.correct_selection)
         self.detail.acceptRequested.connect(self.accept_selection)
@@ -169,8 +174,6 @@ class MainWindow(WindowMenus, QMainWindow):
             shortcut = QShortcut(QKeySequence(str(n)), self)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(lambda n=n: self.pick_ranked(n))
-        QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.undo_correction)
-        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
         for view in (self.results_view.grid, self.results_view.table):
             for key in ("Return", "Enter"):
                 shortcut = QShortcut(QKeySequence(key), view)
@@ -262,17 +265,9 @@ class MainWindow(WindowMenus, QMainWindow):
         text = f"{done} {summary.files - summary.errors:,} textures in {summary.seconds:.1f} s"
         if summary.errors:
             text += f"; {summary.errors:,} could not be read"
-        uncertain = self.model.counts()[FILTER_UNCERTAIN]
-        if uncertain:
-            text += f"; {uncertain:,} uncertain (Review Uncertain: Ctrl+R)"
-        self.status.say(text)
+        self.status.say(text)  # the uncertain count is the status bar's live one, beside the sidebar's
         self._update_actions()
         self.browser.refresh_detail()
-
-    def _reranked(self, changed: int) -> None:
-        if changed:
-            self.status.say(f"Learned from your answer: {changed:,} other textures re-ranked.", 6)
-        self._update_actions()
 
     def _update_actions(self) -> None:
         has_results = self.model.rowCount() > 0
@@ -316,68 +311,6 @@ class MainWindow(WindowMenus, QMainWindow):
 
     def set_view_mode(self, mode: str) -> None:
         self.browser.set_view_mode(mode)
-
-    # -- selection and corrections ----------------------------------------------------------------
-
-    def selected_paths(self) -> list[str]:
-        return self.browser.selected_paths()
-
-    def correct_selection(self, category: str) -> int:
-        paths = self.selected_paths()
-        n = self.session.correct(paths, category)
-        if n:
-            self.status.say(f"Filed {n:,} texture{'s' if n != 1 else ''} as {category}.", 6)
-            self.browser.refresh_detail()
-        return n
-
-    def accept_selection(self) -> int:
-        n = self.session.accept(self.selected_paths())
-        if n:
-            self.status.say(f"Confirmed {n:,} guess{'es' if n != 1 else ''}.", 6)
-            self.browser.refresh_detail()
-        return n
-
-    def pick_ranked(self, number: int) -> None:
-        ranked = self.detail.ranked()
-        if self.tabs.currentWidget() is self.pages and 0 < number <= len(ranked):
-            self.correct_selection(ranked[number - 1])
-
-    def undo_correction(self) -> None:
-        if self.session.undo_correction():
-            self.status.say("Correction undone.", 6)
-            self.browser.refresh_detail()
-        else:
-            self.status.say("No correction to undo.", 4)
-
-    def review_uncertain(self) -> None:
-        from app.ui.review import ReviewDialog
-
-        paths = [
-            self.model.result(self.proxy.mapToSource(self.proxy.index(r, 0)).row()).path
-            for r in range(self.proxy.rowCount())
-        ]
-        paths = [p for p in paths if self.model.is_uncertain(self.model.result(self.model.row_of(p)))]
-        if not paths:
-            self.status.say(f"No uncertain textures (below {self.model.uncertain_below:.0%}) here.", 6)
-            return
-        dialog = ReviewDialog(self.session, self.model, self.previews, paths, self)
-        self.review_dialog = dialog
-        dialog.open()
-
-    def _context_menu(self, global_pos) -> None:
-        paths = self.selected_paths()
-        if not paths:
-            return
-        menu = QMenu(self)
-        menu.addAction(icon("accept"), "Accept Guess", self.accept_selection)
-        file_as = menu.addMenu("File As")
-        for i, category in enumerate(self.detail.ranked()):
-            prefix = f"&{i + 1}  " if i < 9 else "    "
-            file_as.addAction(prefix + category, lambda c=category: self.correct_selection(c))
-        menu.addSeparator()
-        menu.addAction("Open Containing Folder", lambda: open_folder(os.path.dirname(paths[0])))
-        menu.addAction("Copy Path", lambda: QGuiApplication.clipboard().setText("\n".join(paths)))
-        menu.exec(global_pos)
 
     # -- sorting ----------------------------------------------------------------------------------
 
@@ -438,11 +371,17 @@ class MainWindow(WindowMenus, QMainWindow):
 
     # -- help -------------------------------------------------------------------------------------
 
+    def show_shortcuts(self) -> None:
+        from app.ui.shortcuts_help import KeyboardShortcutsDialog
+
+        self.shortcuts_dialog = KeyboardShortcutsDialog(self.menuBar(), self)
+        self.shortcuts_dialog.open()
+
     def show_about(self) -> None:
         AboutDialog(self.session.manager, self).open()
 
     def open_log_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file_path().parent)))
+        open_folder(str(log_file_path().parent), self)
 
     # -- errors -----------------------------------------------------------------------------------
 

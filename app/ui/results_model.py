@@ -29,6 +29,7 @@ from PySide6.QtGui import QColor
 
 from ai.types import Prediction
 from app.results import FileResult
+from app.ui.channels import effective
 from app.ui.images import ImageLoader
 from app.ui.results_roles import (
     COLUMNS,
@@ -63,9 +64,11 @@ class ResultsModel(QAbstractTableModel):
         self._row_of: dict[str, int] = {}
         self._corrected: dict[str, str] = {}
         self._counts: Counter = Counter()
+        self._names: Counter = Counter()  # file names (folded) → how many rows have that name
         self._sort_key = "name"
         self._descending = False
         self.uncertain_below = 0.5
+        self.channels = "auto"  # app.ui.channels mode of the thumbnails
         self.thumbnails = thumbnails
         if thumbnails is not None:
             thumbnails.loaded.connect(self._thumbnail_loaded)
@@ -124,20 +127,28 @@ class ResultsModel(QAbstractTableModel):
         if role == Role.Thumbnail:
             if self.thumbnails is None or result.error:
                 return None
-            return self.thumbnails.image(result.path)
+            return self.thumbnails.image(result.path, self.view_of(result.path))
         if role == Role.ThumbnailError:
             return None if self.thumbnails is None else self.thumbnails.failure(result.path)
         return None
 
+    def view_of(self, path: str) -> str:
+        """How this file's thumbnail is drawn now: "rgba", "rgb" or "alpha" (app.ui.channels)."""
+        kind = self.thumbnails.alpha_kind(path) if self.thumbnails is not None else None
+        return effective(self.channels, kind)
+
     def card(self, result: FileResult) -> Card:
         thumbnails = self.thumbnails
         image = image_error = None
+        alpha_data = False
         if thumbnails is not None and not result.error:
-            image = thumbnails.image(result.path)
+            image = thumbnails.image(result.path, self.view_of(result.path))
             if image is None:
                 image_error = thumbnails.failure(result.path)
+            alpha_data = thumbnails.alpha_kind(result.path) == "data"
+        name = os.path.basename(result.path)
         return Card(
-            name=os.path.basename(result.path),
+            name=name,
             category=self.category(result),
             confidence=self.confidence(result),
             uncertain=self.is_uncertain(result),
@@ -146,6 +157,8 @@ class ResultsModel(QAbstractTableModel):
             error=result.error,
             image=image,
             image_error=image_error,
+            alpha_data=alpha_data,
+            folder=os.path.basename(os.path.dirname(result.path)) if self._names[name.casefold()] > 1 else "",
         )
 
     def _display(self, result: FileResult, column: int):
@@ -296,6 +309,7 @@ class ResultsModel(QAbstractTableModel):
             for i, result in enumerate(appended):
                 self._results.append(result)
                 self._row_of[result.path] = start + i
+                self._names[os.path.basename(result.path).casefold()] += 1
                 self._count(result, +1)
             self.endInsertRows()
         if changed or appended:
@@ -355,6 +369,14 @@ class ResultsModel(QAbstractTableModel):
             )
         self.countsChanged.emit()
 
+    def set_channels(self, mode: str) -> None:
+        """Draw every thumbnail in this channel mode (app.ui.channels.MODES)."""
+        if mode == self.channels:
+            return
+        self.channels = mode
+        if self._results:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._results) - 1, 0), [Role.Thumbnail])
+
     def thumbnail_changed(self, path: str) -> None:
         self._thumbnail_loaded(path)
 
@@ -404,6 +426,7 @@ class ResultsModel(QAbstractTableModel):
 
     def _reindex(self) -> None:
         self._row_of = {r.path: i for i, r in enumerate(self._results)}
+        self._names = Counter(os.path.basename(r.path).casefold() for r in self._results)
 
     def _recount(self) -> None:
         self._counts = Counter()

@@ -53,6 +53,8 @@ class Card:
     error: str | None
     image: QImage | None
     image_error: str | None
+    alpha_data: bool = False  # its alpha channel holds data (the "α" badge); see app.ui.channels
+    folder: str = ""  # the parent folder, shown where names repeat (see ResultsModel.card)
 
 
 COLUMNS = ("Name", "Category", "Confidence", "Size", "Format", "Dimensions", "Pixel format", "Folder")

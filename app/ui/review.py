@@ -1,7 +1,7 @@
 """Review uncertain: one texture at a time, big, with the model's guesses under the number keys.
 
 The fastest way through a large folder: a number key files the texture and shows the next,
-Enter accepts the guess, → skips, ← goes back. Each answer is a correction (the learner re-ranks
+Enter accepts the guess, → skips, ← goes back, A steps through the channel views (Alt+0…3 pick one). Each answer is a correction (the learner re-ranks
 the rest at once), so textures the learner has become sure about can be skipped on the way.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.channels import MODES, ChannelButtons, effective, next_mode
 from app.ui.detail_pane import ranked_guesses
 from app.ui.images import ImageLoader, to_qimage
 from app.ui.preview import PredictionButton, PreviewWidget
@@ -40,6 +41,7 @@ class ReviewDialog(QDialog):
         previews: ImageLoader,
         paths: list[str],
         parent: QWidget | None = None,
+        channels: str = "auto",
     ):
         super().__init__(parent)
         self.setWindowTitle("Review Uncertain Textures")
@@ -53,6 +55,8 @@ class ReviewDialog(QDialog):
         previews.loaded.connect(self._preview_loaded)
 
         self.preview = PreviewWidget(self, minimum=360)
+        self.channels = ChannelButtons(channels, self)
+        self.channels.modeChanged.connect(lambda _mode: self._show_preview())
         self.counter = QLabel(self)
         self.counter.setObjectName("muted")
         self.name = QLabel(self)
@@ -61,8 +65,8 @@ class ReviewDialog(QDialog):
         self.facts = QLabel(self)
         self.facts.setObjectName("muted")
         self.facts.setWordWrap(True)
-        self.hint = QLabel("Number keys file the texture · Enter accepts the first guess · → skips · ← goes back",
-                           self)  # fmt: skip
+        self.hint = QLabel("Number keys file the texture · Enter accepts the first guess · → skips · ← goes back"
+                           " · A changes the channel view", self)  # fmt: skip
         self.hint.setObjectName("muted")
         self.hint.setWordWrap(True)
         self.buttons = [PredictionButton(i + 1, self) for i in range(GUESSES)]
@@ -105,13 +109,20 @@ class ReviewDialog(QDialog):
         side_widget = QWidget(self)
         side_widget.setLayout(side)
         side_widget.setFixedWidth(300)
+        picture = QVBoxLayout()
+        picture.addWidget(self.preview, 1)
+        picture.addWidget(self.channels)
         body = QHBoxLayout()
-        body.addWidget(self.preview, 1)
+        body.addLayout(picture, 1)
         body.addWidget(side_widget)
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
         layout.addLayout(nav)
         self.resize(920, 620)
+        # The review keys go to the dialog whichever control has focus (a clicked checkbox would
+        # otherwise take → ← Space for itself): every child hands its key presses to eventFilter.
+        for child in self.findChildren(QWidget):
+            child.installEventFilter(self)
 
         self.show_current()
 
@@ -211,7 +222,7 @@ class ReviewDialog(QDialog):
             return
         pixels = self.previews.array(path)
         if pixels is not None:
-            self.preview.set_image(to_qimage(pixels))
+            self.preview.set_image(to_qimage(pixels, effective(self.channels.mode, self.previews.alpha_kind(path))))
         else:
             self.preview.set_image(None, self.previews.failure(path) or "Loading…")
 
@@ -221,23 +232,40 @@ class ReviewDialog(QDialog):
 
     # -- keys ---------------------------------------------------------------------------------------
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
+    def review_key(self, event: QKeyEvent) -> bool:
+        """Act on a review key (number, Enter, → Space, ←); False for any other key."""
         key = event.key()
+        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if modifiers == Qt.KeyboardModifier.AltModifier and Qt.Key.Key_0 <= key <= Qt.Key.Key_3:
+            self.channels.set_mode(MODES[key - Qt.Key.Key_0], emit=True)
+            return True
+        if modifiers & ~Qt.KeyboardModifier.ShiftModifier:
+            return False  # Ctrl/Alt combinations are shortcuts, not review keys
+        if key == Qt.Key.Key_A:
+            self.channels.set_mode(next_mode(self.channels.mode), emit=True)
+            return True
         if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
             button = self.buttons[key - Qt.Key.Key_1]
             if button.category:
                 self.answer(button.category)
-            return
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.accept_guess()
-            return
-        if key in (Qt.Key.Key_Right, Qt.Key.Key_Space):
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Space):
             self.skip()
-            return
-        if key == Qt.Key.Key_Left:
+        elif key == Qt.Key.Key_Left:
             self.back()
-            return
-        super().keyPressEvent(event)
+        else:
+            return False
+        return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.review_key(event):
+            super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and self.isVisible() and self.review_key(event):
+            return True
+        return super().eventFilter(watched, event)
 
     def closeEvent(self, event) -> None:
         try:

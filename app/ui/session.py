@@ -13,19 +13,20 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ai.model_manager import ModelManager
 from ai.prediction_cache import PredictionCache
-from app.context import create_manager
+from app.context import create_manager, online_enabled
 from app.pipeline import Progress, classify_files, rerank
 from app.results import FileResult
 from app.scan import scan_textures
+from app.ui.corrections import CorrectionGroup, CorrectionHistory
 from app.ui.results_model import ResultsModel
-from app.ui.results_roles import FILTER_ERRORS, PENDING, placeholder
+from app.ui.results_roles import FILTER_ERRORS, FILTER_UNCERTAIN, PENDING, placeholder
 from app.ui.worker import GeneratorWorker, Op, start_worker
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,6 @@ def classify_job(
 
 
 @dataclass
-class CorrectionGroup:
-    """One user action (one click on many selected items): what to take back on Ctrl+Z."""
-
-    previous: dict[str, str | None]
-    record_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
 class RunSummary:
     files: int
     errors: int
@@ -96,7 +89,9 @@ class ClassificationSession(QObject):
     failed = Signal(str)
     errorsFound = Signal(list)  # [(path, reason)]
     managerChanged = Signal()
-    reranked = Signal(int)  # rows changed by the learner after a correction
+    # Rows the learner changed, why ("answer", "undo" or "redo"), and the uncertain count (before, after).
+    reranked = Signal(int, str, object)
+    historyChanged = Signal()  # what undo and redo can do changed
 
     def __init__(
         self,
@@ -114,7 +109,9 @@ class ClassificationSession(QObject):
         self.model_path = model_path  # a fixed model (tests, --model); None = the active one
         self.batch_size = batch_size
         self.threads = threads or None
-        self.manager = manager or self._create_manager()
+        # At start-up the manager is built without the online classifier: its API key comes from
+        # the keyring, whose backend can take seconds to load; a reload adds it off the UI thread.
+        self.manager = manager or self._create_manager(online=False)
         self.cache = cache if cache is not None else _open_cache()
         self.paths: list[str] = []
         self.exclude: list[str] = []
@@ -122,7 +119,7 @@ class ClassificationSession(QObject):
         self._closed = False  # after close() no new work starts (events queued before quit may still arrive)
         self._worker: GeneratorWorker | None = None
         self._started_at = 0.0
-        self._undo: list[CorrectionGroup] = []
+        self.history = CorrectionHistory()
         self._seq = 0
         self._writer = QThreadPool(self)
         self._writer.setMaxThreadCount(1)  # one writer: corrections land in the order they were made
@@ -130,9 +127,15 @@ class ClassificationSession(QObject):
 
     # -- the manager ------------------------------------------------------------------------------
 
-    def _create_manager(self) -> ModelManager:
+    def _create_manager(self, online: bool = True) -> ModelManager:
         # always_learn: the learner is there from the first click, even with no corrections yet.
-        return create_manager(self.model_path, always_learn=True)
+        return create_manager(self.model_path, always_learn=True, online=online)
+
+    def attach_online(self) -> Op | None:
+        """Add the online classifier, when the user enabled it, by a reload off the UI thread."""
+        if not online_enabled():
+            return None
+        return self.reload_manager()
 
     def reload_manager(self, reclassify: bool = True) -> Op:
         """Build the manager again (another active model, new online settings) off the UI thread."""
@@ -141,7 +144,7 @@ class ClassificationSession(QObject):
         def done(manager: ModelManager) -> None:
             old = self.manager
             self.manager = manager
-            self._undo.clear()  # record ids stay valid, but re-ranking now uses the new model
+            self._clear_history()  # re-opening the folder brings the stored answers back
             self.managerChanged.emit()
             if reclassify and self.paths:
                 self.open(self.paths)
@@ -168,7 +171,7 @@ class ClassificationSession(QObject):
         generation = self._generation
         self.paths = [os.path.abspath(p) for p in paths]
         self.exclude = [os.path.abspath(p) for p in exclude]
-        self._undo.clear()
+        self._clear_history()
         self.model.clear()
         self._started_at = time.perf_counter()
         self._last_progress = None
@@ -215,6 +218,7 @@ class ClassificationSession(QObject):
             return
         batch, progress = item[1], item[2]
         self.model.update_results(batch)
+        self._show_stored_answers(batch)
         problems = [(r.path, r.error) for r in batch if r.error]
         if problems:
             self.errorsFound.emit(problems)
@@ -262,7 +266,7 @@ class ClassificationSession(QObject):
                 answers[path] = category
         return self.answer(answers)
 
-    def answer(self, answers: dict[str, str]) -> int:
+    def answer(self, answers: dict[str, str], *, redoing: bool = False) -> int:
         """Record answers: the rows change now; the store, the learner and re-ranking follow off-thread."""
         learner = self.manager.learner
         usable: dict[str, str] = {}
@@ -282,29 +286,65 @@ class ClassificationSession(QObject):
             by_category.setdefault(category, []).append(path)
         for category, paths in by_category.items():
             previous.update(self.model.set_corrected(paths, category))
-        group = CorrectionGroup(previous)
-        self._undo.append(group)
+        group = CorrectionGroup(usable, previous)
+        self.history.record(group, redoing=redoing)
+        self.historyChanged.emit()
         records = [(self.model.result(self.model.row_of(p)), c) for p, c in usable.items()]
-        self._seq += 1
-        Op(self, self._record_job, self.manager, group, records, self._seq, self.model.results()).success(
-            self._apply_rerank
-        ).titled("Saving the correction").run(self._writer)
+        reason = "redo" if redoing else "answer"
+        self._write(self._record_job, group, records, reason, "Saving the correction")
         return len(usable)
 
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self.history.can_undo()
+
+    def can_redo(self) -> bool:
+        return self.history.can_redo()
 
     def undo_correction(self) -> bool:
-        """Take back the last correction action (all files it changed)."""
-        if not self._undo:
+        """Take back the last correction action (all files it changed); after a restart, the newest stored one."""
+        group = self.history.take_undo()
+        if group is None:
             return False
-        group = self._undo.pop()
         self.model.restore_corrected(group.previous)
-        self._seq += 1
-        Op(self, self._undo_job, self.manager, group, self._seq, self.model.results()).success(
-            self._apply_rerank
-        ).titled("Undoing the correction").run(self._writer)
+        self.historyChanged.emit()
+        self._write(self._undo_job, group, None, "undo", "Undoing the correction")
         return True
+
+    def redo_correction(self) -> bool:
+        """Give again the answers the last undo took back."""
+        group = self.history.take_redo()
+        if group is None:
+            return False
+        return self.answer(group.answers, redoing=True) > 0
+
+    def _clear_history(self) -> None:
+        self.history.clear()
+        self.historyChanged.emit()
+
+    def _show_stored_answers(self, results: list[FileResult]) -> None:
+        """Mark the files the user answered for, in any earlier session and with any model, as corrected."""
+        learner = self.manager.learner
+        if learner is None:
+            return
+        found = learner.answers_for((r.path, r.pixel_hash) for r in results if r.pixel_hash and not r.error)
+        found = {p: a for p, a in found.items() if self.model.answer_for(p) is None}
+        if not found:
+            return
+        by_category: dict[str, list[str]] = {}
+        for path, (category, _record_id) in found.items():
+            by_category.setdefault(category, []).append(path)
+        for category, paths in by_category.items():
+            self.model.set_corrected(paths, category)
+        self.history.note_stored(found)
+        self.historyChanged.emit()
+
+    def _write(self, job, group: CorrectionGroup, records, reason: str, title: str) -> None:
+        """Run a store job on the writer thread; its result comes back to `_written`."""
+        self._seq += 1
+        seq, manager = self._seq, self.manager
+        Op(self, job, manager, group, records, seq, self.model.results()).success(
+            lambda result: self._written(result, group, seq, manager, reason)
+        ).titled(title).run(self._writer)
 
     def _record_job(self, manager, group, records, seq, snapshot):  # writer thread
         learner = manager.learner
@@ -323,12 +363,15 @@ class ClassificationSession(QObject):
                 metadata={"model_guess": categories[int(np.argmax(raw))]} if known else None,
             )
             group.record_ids.append(record.id)
-        return self._rerank_if_latest(manager, seq, snapshot)
+        return self._rerank_if_latest(manager, seq, snapshot), None
 
-    def _undo_job(self, manager, group, seq, snapshot):  # writer thread
+    def _undo_job(self, manager, group, _records, seq, snapshot):  # writer thread
         for record_id in reversed(group.record_ids):
             manager.learner.remove_correction(record_id)
-        return self._rerank_if_latest(manager, seq, snapshot)
+        # What the store holds for these files now: an older answer comes back when a newer one goes.
+        hashes = {r.path: r.pixel_hash for r in snapshot if r.path in group.answers}
+        truth = manager.learner.answers_for(hashes.items())
+        return self._rerank_if_latest(manager, seq, snapshot), truth
 
     def _rerank_if_latest(self, manager, seq, snapshot):  # writer thread
         if seq != self._seq or manager is not self.manager:
@@ -336,11 +379,24 @@ class ClassificationSession(QObject):
         fresh = rerank(snapshot, manager, TOP_K)
         return [(old, new) for old, new in zip(snapshot, fresh, strict=True) if _differs(old, new)]
 
-    def _apply_rerank(self, pairs) -> None:
-        if pairs is None:
-            return
-        changed = self.model.replace_if_unchanged(pairs)
-        self.reranked.emit(changed)
+    def _written(self, result, group: CorrectionGroup, seq: int, manager, reason: str) -> None:
+        pairs, truth = result
+        if manager is not self.manager:
+            return  # another model is loaded: its classification shows the stored answers afresh
+        if truth is not None:  # after an undo: show what the store now says about those files
+            # (only where the user has not answered again since: that answer is newer still)
+            untouched = [p for p in group.answers if self.model.answer_for(p) == group.previous.get(p)]
+            self.history.forget_stored(untouched)
+            for path in untouched:
+                answer = truth.get(path)
+                if answer is not None:
+                    self.model.set_corrected([path], answer[0])
+                    self.history.note_stored({path: answer})
+            self.historyChanged.emit()
+        if pairs is not None and seq == self._seq:
+            before = self.model.counts()[FILTER_UNCERTAIN]
+            changed = self.model.replace_if_unchanged(pairs)
+            self.reranked.emit(changed, reason, (before, self.model.counts()[FILTER_UNCERTAIN]))
 
     def close(self) -> None:
         self._closed = True

@@ -1,12 +1,23 @@
-"""The category sidebar: every bucket with its count; choosing one filters the results."""
+"""The category sidebar: every bucket with its count; choosing one filters the results.
+
+Counts are painted right-aligned and never cut: a narrow sidebar elides the bucket's name
+instead (`CountDelegate`).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from ai.taxonomy import category_descriptions
 from app.ui.results_roles import FILTER_ALL, FILTER_CORRECTED, FILTER_ERRORS, FILTER_UNCERTAIN, PENDING
@@ -19,6 +30,51 @@ SPECIAL = (
     (PENDING, "Not classified yet"),
 )
 _ROLE = Qt.ItemDataRole.UserRole
+PADDING = 14  # the style sheet's item padding (10) and margin (4)
+GAP = 8
+
+
+def split_text(text: str) -> tuple[str, str]:
+    """"label  (n)" → ("label", "n")."""
+    label, sep, count = text.rpartition("  (")
+    return (label, count.rstrip(")")) if sep else (text, "")
+
+
+def count_layout(rect: QRect, text: str, metrics: QFontMetrics) -> tuple[str, QRect, QRect]:
+    """Where a row's label (elided to fit) and count go: the count keeps its full width."""
+    label, count = split_text(text)
+    inner = rect.adjusted(PADDING, 0, -PADDING, 0)
+    count_width = metrics.horizontalAdvance(count)
+    count_rect = QRect(inner.right() - count_width + 1, inner.y(), count_width, inner.height())
+    label_rect = QRect(inner.x(), inner.y(), max(0, count_rect.x() - GAP - inner.x()), inner.height())
+    return metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, label_rect.width()), label_rect, count_rect
+
+
+class CountDelegate(QStyledItemDelegate):
+    """Paints a bucket as its (elided) name on the left and its count on the right."""
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        text = opt.text
+        opt.text = ""
+        widget = opt.widget
+        style = widget.style() if widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        label, label_rect, count_rect = count_layout(option.rect, text, QFontMetrics(opt.font))
+        painter.save()
+        painter.setFont(opt.font)
+        foreground = index.data(Qt.ItemDataRole.ForegroundRole)  # the red/orange of the special buckets
+        if isinstance(foreground, QBrush):
+            foreground = foreground.color()
+        painter.setPen(foreground if isinstance(foreground, QColor) else option.palette.text().color())
+        painter.drawText(label_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
+        painter.setPen(QColor("#6e7781"))
+        painter.drawText(count_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, split_text(text)[1])
+        painter.restore()
 
 
 class CategorySidebar(QListWidget):
@@ -29,6 +85,8 @@ class CategorySidebar(QListWidget):
         self.setObjectName("sidebar")
         self.setUniformItemSizes(True)
         self.setMinimumWidth(170)
+        self.setItemDelegate(CountDelegate(self))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # names elide instead
         self._descriptions = category_descriptions()
         self._signature: tuple = ()
         self._bucket = FILTER_ALL

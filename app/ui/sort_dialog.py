@@ -13,8 +13,7 @@ import threading
 import time
 from collections import Counter
 
-from PySide6.QtCore import QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -44,6 +43,7 @@ from app.sorting import (
     lacks_hashes,
 )
 from app.sorting.plan import CLASH_PREFIX
+from app.ui.desktop import open_folder
 from app.ui.settings import Settings
 from app.ui.sort_options import SortOptionsForm
 from app.ui.worker import GeneratorWorker, Op, batched, start_worker
@@ -65,10 +65,6 @@ def plan_facts(plan: SortPlan) -> dict[str, int]:
         "unsorted": sum(1 for e in plan.entries if e.role == "unsorted"),
         "duplicates": sum(1 for e in plan.entries if e.role == "duplicate"),
     }
-
-
-def open_folder(path: str) -> bool:
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
 class SortDialog(QDialog):
@@ -329,7 +325,7 @@ class SortDialog(QDialog):
         self.summary_line.setWordWrap(True)
         self.problems_table = _table(page, ["File", "What happened"])
         self.open_button = QPushButton("Open Output Folder", page)
-        self.open_button.clicked.connect(lambda: self.plan and open_folder(self.plan.out_dir))
+        self.open_button.clicked.connect(lambda: self.plan and open_folder(self.plan.out_dir, self))
         self.undo_button = QPushButton("Undo", page)
         self.undo_button.setToolTip("Put every file of this sort back (copies it made are deleted)")
         self.undo_button.clicked.connect(self.undo_sort)

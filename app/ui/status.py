@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QSizePolicy, QStatusBar, QWidget
 
 from app.pipeline import Progress
 from app.ui.icons import icon
@@ -22,6 +23,34 @@ def format_eta(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min left"
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" to the room it has (full text in the tooltip).
+
+    A plain QLabel asks for its whole text's width as its minimum, so one long message (a deep
+    folder path) would make the whole window wider than the screen.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text if self.fontMetrics().horizontalAdvance(text) > self.width() else "")
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, rect.width())
+        painter.setPen(self.palette().windowText().color())
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+        painter.end()
+
+
 class StatusPanel(QStatusBar):
     cancelRequested = Signal()
     problemsRequested = Signal()
@@ -29,7 +58,7 @@ class StatusPanel(QStatusBar):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setSizeGripEnabled(True)
-        self.message = QLabel("Open a folder of textures to begin.", self)
+        self.message = ElidedLabel("Open a folder of textures to begin.", self)
         self.progress = QProgressBar(self)
         self.progress.setFixedWidth(200)
         self.progress.setTextVisible(True)
@@ -45,7 +74,11 @@ class StatusPanel(QStatusBar):
         self.problems.clicked.connect(self.problemsRequested)
         self.model_label = QLabel(self)
         self.model_label.setObjectName("muted")
+        self.counts = QLabel(self)
+        self.counts.setObjectName("statusCounts")
+        self.counts.setToolTip("Uncertain textures: Review Uncertain (Ctrl+R) steps through them")
         self.addWidget(self.message, 1)
+        self.addPermanentWidget(self.counts)
         self.addPermanentWidget(self.rate)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.cancel)
@@ -57,6 +90,7 @@ class StatusPanel(QStatusBar):
         self._sticky = self.message.text()
         self.set_running(False)
         self.set_problems(0)
+        self.set_counts(0, 0)
 
     def say(self, text: str, seconds: float | None = None) -> None:
         """Show a message; with `seconds` it goes back to the last lasting one afterwards."""
@@ -93,6 +127,16 @@ class StatusPanel(QStatusBar):
         self.problems.setVisible(n > 0)
         self.problems.setText(f"⚠ {n:,} problem{'s' if n != 1 else ''}")
         self.problems.setStyleSheet("color: #b3261e;" if n else "")
+
+    def set_counts(self, uncertain: int, corrected: int) -> None:
+        """The folder's uncertain and corrected totals: the sidebar's numbers, updated with it."""
+        parts = []
+        if uncertain:
+            parts.append(f"{uncertain:,} uncertain")
+        if corrected:
+            parts.append(f"{corrected:,} corrected")
+        self.counts.setText(" · ".join(parts))
+        self.counts.setVisible(bool(parts))
 
     def set_model(self, text: str, tooltip: str = "") -> None:
         self.model_label.setText(text)

@@ -12,6 +12,8 @@ import logging
 import os
 import queue
 import shutil
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -26,8 +28,10 @@ from app.sorting.plan import safe_folder_parts
 
 log = logging.getLogger(__name__)
 
+INSTALL_COMMAND = "pip install 'texture-sorter[training]'"
 MODES = ("fine-tune", "scratch")
 _EVENT_INTERVAL_S = 0.1
+MIN_PER_CATEGORY = 10  # fewer examples of a category than this train a model that cannot be trusted on it
 
 
 @dataclass
@@ -39,6 +43,38 @@ class TrainingConfig:
     folder: str | None = None  # a folder with one sub-folder of textures per category
     corrections: Sequence[CorrectionRecord] = ()
     work_dir: str | None = None  # where the dataset links and the model are written
+    name: str = "My trained model"  # the model's one name: in its metadata, its package, menus, status bar
+    version: str = ""  # empty: the time the training starts (every run installs as its own version)
+
+
+def availability() -> tuple[bool, str]:
+    """(can train here, why not). A frozen build never trains: PyTorch is not bundled."""
+    if getattr(sys, "frozen", False):
+        return False, (
+            "Training is not available in this packaged build: PyTorch is too large to bundle. "
+            f"Install Texture Sorter with Python to train models:\n{INSTALL_COMMAND}"
+        )
+    from ai import training_pytorch
+
+    if not training_pytorch.is_pytorch_available():
+        return False, f"Training needs PyTorch, which is not installed. Install it with:\n{INSTALL_COMMAND}"
+    return True, ""
+
+
+def package_and_install(model_path: str, name: str, version: str) -> dict:
+    """Wrap a trained .onnx in a .ps2model under the name and version it was trained with, install it, use it."""
+    from ai.packages.exporter import ModelExporter, ModelImporter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        package = os.path.join(tmp, "trained.ps2model")
+        ModelExporter().export_model(model_path, package, name, version,
+                                     description="trained in the Training tab")  # fmt: skip
+        return ModelImporter().import_model(package, activate=True)
+
+
+def thin_categories(counts: Counter | dict, minimum: int = MIN_PER_CATEGORY) -> list[tuple[str, int]]:
+    """Categories with fewer than `minimum` examples, fewest first."""
+    return sorted(((c, n) for c, n in counts.items() if n < minimum), key=lambda item: (item[1], item[0]))
 
 
 def trained_models_dir() -> Path:
@@ -104,10 +140,12 @@ def training_events(config: TrainingConfig, stop: threading.Event) -> Iterator[d
     if config.mode not in MODES:
         raise ValueError(f"unknown training mode {config.mode!r}")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    version = config.version or datetime.now().strftime("%Y.%m.%d-%H%M%S")
     work = Path(config.work_dir) if config.work_dir else trained_models_dir() / f"run-{stamp}"
     work.mkdir(parents=True, exist_ok=True)
     root, counts, missing = build_dataset(config.corrections, config.folder, work / "dataset")
-    yield {"kind": "dataset", "counts": dict(counts), "missing": missing, "root": str(root)}
+    yield {"kind": "dataset", "counts": dict(counts), "missing": missing, "root": str(root),
+           "thin": thin_categories(counts)}  # fmt: skip
     if sum(counts.values()) == 0:
         raise ValueError("no textures to train on: make some corrections or choose a labelled folder")
     if len(counts) < 2 and config.mode == "scratch":
@@ -136,11 +174,12 @@ def training_events(config: TrainingConfig, stop: threading.Event) -> Iterator[d
                 summary = tp.fine_tune_from_onnx(
                     config.base_model, root, out_path, epochs=config.epochs,
                     learning_rate=config.learning_rate, progress=progress, trainer_hook=hook,
+                    name=config.name, version=version,
                 )  # fmt: skip
             else:
                 summary = tp.train_from_scratch(
                     root, out_path, epochs=config.epochs, learning_rate=config.learning_rate,
-                    progress=progress, trainer_hook=hook,
+                    progress=progress, trainer_hook=hook, name=config.name, version=version,
                 )  # fmt: skip
             events.put({"kind": "done", "summary": summary})
         except BaseException as exc:  # reported through the generator to the UI's error panel
@@ -165,6 +204,8 @@ def training_events(config: TrainingConfig, stop: threading.Event) -> Iterator[d
                     "summary": event["summary"],
                     "stopped": stop.is_set(),
                     "counts": dict(counts),
+                    "name": config.name,
+                    "version": version,
                 }
             if kind == "error":
                 raise event["error"]

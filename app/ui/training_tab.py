@@ -3,7 +3,10 @@
 Data: the user's corrections and/or a folder with one sub-folder per category. Fine-tuning trains
 a new classifier head on the active model's embeddings (fast); "from scratch" trains the small
 CNN. The run happens in a worker (`app.ui.training_job`), with a live loss/accuracy plot; the
-result can be saved as .onnx or installed and made the active model.
+result can be saved as .onnx or installed and made the active model — after a preview of what it
+would do to the open folder (app.ui.training_preview), since a model trained on a few
+corrections can move most of a folder into one category. Accuracy is only ever reported on
+examples held out of the training; below that many examples the tab says so instead.
 """
 
 from __future__ import annotations
@@ -11,12 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
-import tempfile
 import threading
-from datetime import datetime
+import time
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -37,46 +38,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.scan import ScannedFile
 from app.ui.plot import TrainingPlot
+from app.ui.results_roles import PENDING
 from app.ui.settings import Settings
-from app.ui.training_job import TrainingConfig, training_events
+from app.ui.training_job import (
+    MIN_PER_CATEGORY,
+    TrainingConfig,
+    availability,
+    package_and_install,
+    training_events,
+)
+from app.ui.training_preview import ShiftPreview
 from app.ui.worker import GeneratorWorker, Op, start_worker
 
 log = logging.getLogger(__name__)
 
-INSTALL_COMMAND = "pip install 'texture-sorter[training]'"
 STAGES = {
     "embedding": "Reading the textures through the model",
     "embedding (validation)": "Reading the validation textures",
     "training": "Training",
     "batch": "Training",
 }
-
-
-def availability() -> tuple[bool, str]:
-    """(can train here, why not). A frozen build never trains: PyTorch is not bundled."""
-    if getattr(sys, "frozen", False):
-        return False, (
-            "Training is not available in this packaged build: PyTorch is too large to bundle. "
-            f"Install Texture Sorter with Python to train models:\n{INSTALL_COMMAND}"
-        )
-    from ai import training_pytorch
-
-    if not training_pytorch.is_pytorch_available():
-        return False, f"Training needs PyTorch, which is not installed. Install it with:\n{INSTALL_COMMAND}"
-    return True, ""
-
-
-def package_and_install(model_path: str, name: str) -> dict:
-    """Wrap a trained .onnx in a .ps2model, install it and make it active."""
-    from ai.packages.exporter import ModelExporter, ModelImporter
-
-    version = datetime.now().strftime("%Y.%m.%d-%H%M%S")
-    with tempfile.TemporaryDirectory() as tmp:
-        package = os.path.join(tmp, "trained.ps2model")
-        ModelExporter().export_model(model_path, package, name, version,
-                                     description="trained in the Training tab")  # fmt: skip
-        return ModelImporter().import_model(package, activate=True)
 
 
 class TrainingTab(QWidget):
@@ -142,11 +125,14 @@ class TrainingTab(QWidget):
         self.learning_rate.setSingleStep(0.0005)
         self.learning_rate.setValue(settings.get("training/learning_rate"))
         self.learning_rate.setMaximumWidth(120)
+        self.name = QLineEdit(settings.get("training/name"), self.form)
+        self.name.setToolTip("The trained model's name: in the Models menu, the status bar and a shared package")
         model_form = QFormLayout()
         model_form.addRow(self.fine_tune)
         model_form.addRow(self.scratch)
         model_form.addRow("Epochs:", self.epochs)
         model_form.addRow("Learning rate:", self.learning_rate)
+        model_form.addRow("Name:", self.name)
         model_box = QGroupBox("Training", self.form)
         model_box.setLayout(model_form)
 
@@ -178,6 +164,17 @@ class TrainingTab(QWidget):
         self.plot.reset(self.epochs.value())
         self.outcome = QLabel("", self.form)
         self.outcome.setWordWrap(True)
+        self.warning = QLabel("", self.form)
+        self.warning.setObjectName("banner")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+        self.preview = ShiftPreview(self.form)
+        self.preview.ready.connect(lambda _shift: self._sync_buttons())
+        self._started_at = 0.0
+        self._last_event = 0.0
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._tick)
 
         top = QHBoxLayout()
         top.addWidget(data_box, 3)
@@ -188,8 +185,10 @@ class TrainingTab(QWidget):
         form_layout.addLayout(buttons)
         form_layout.addWidget(self.stage)
         form_layout.addWidget(self.progress)
+        form_layout.addWidget(self.warning)
         form_layout.addWidget(self.plot, 1)
         form_layout.addWidget(self.outcome)
+        form_layout.addWidget(self.preview, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 12, 14, 12)
@@ -263,7 +262,8 @@ class TrainingTab(QWidget):
             corrections = learner.store.current(with_embeddings=False)
         folder = self.folder.text().strip() if self.use_folder.isChecked() else None
         return TrainingConfig(mode=mode, epochs=self.epochs.value(), learning_rate=self.learning_rate.value(),
-                              base_model=base, folder=folder or None, corrections=corrections)  # fmt: skip
+                              base_model=base, folder=folder or None, corrections=corrections,
+                              name=self.name.text().strip() or "My trained model")  # fmt: skip
 
     def start(self) -> GeneratorWorker | None:
         if self.is_running or not self.available:
@@ -281,9 +281,14 @@ class TrainingTab(QWidget):
         s.set("training/learning_rate", config.learning_rate)
         if config.folder:
             s.set("training/folder", config.folder)
+        s.set("training/name", config.name)
         self.result = None
         self.plot.reset(config.epochs)
         self.outcome.setText("")
+        self.warning.setVisible(False)
+        self.preview.clear()
+        self._started_at = self._last_event = time.monotonic()
+        self._clock.start()
         self.stage.setText("Preparing the examples…")
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
@@ -303,48 +308,81 @@ class TrainingTab(QWidget):
 
     def _event(self, event: dict) -> None:
         kind = event["kind"]
+        self._last_event = time.monotonic()
         if kind == "dataset":
             counts = event["counts"]
             text = f"{sum(counts.values()):,} examples in {len(counts)} categories"
             if event["missing"]:
                 text += f" ({event['missing']:,} corrected files are gone and were left out)"
             self.stage.setText(text)
+            self._warn_thin(event.get("thin", []))
         elif kind == "stage":
-            self.stage.setText(
-                f"{STAGES.get(event['stage'], event['stage'])}: {event['done']:,} of {event['total']:,}"
-            )
-            self.progress.setRange(0, max(1, event["total"]))
-            self.progress.setValue(event["done"])
+            done, total = event["done"], event["total"]
+            self.stage.setText(f"{STAGES.get(event['stage'], event['stage'])}: {done:,} of {total:,}")
+            self.progress.setRange(0, max(1, total))
+            self.progress.setValue(done)
+            if done >= total:  # the next step reports nothing until its first epoch: show it is busy
+                self.progress.setRange(0, 0)
         elif kind == "epoch":
             metrics = event["metrics"]
             self.plot.add(metrics)
-            text = f"Epoch {event['done']} of {event['total']}: loss {metrics['loss']:.3f}, accuracy {metrics['accuracy']:.0%}"
+            # Accuracy on the training examples themselves says nothing of the model: only held-out counts.
+            text = f"Epoch {event['done']} of {event['total']}: loss {metrics['loss']:.3f}"
             if metrics.get("val_accuracy") is not None:
-                text += f", validation accuracy {metrics['val_accuracy']:.0%}"
+                text += f", accuracy on held-out examples {metrics['val_accuracy']:.0%}"
             self.stage.setText(text)
             self.progress.setRange(0, event["total"])
             self.progress.setValue(event["done"])
 
+    def _warn_thin(self, thin: list) -> None:
+        if not thin:
+            self.warning.setVisible(False)
+            return
+        names = ", ".join(f"{c} ({n})" for c, n in thin[:8]) + (" …" if len(thin) > 8 else "")
+        self.warning.setText(
+            f"<b>Too few examples:</b> {names}. With fewer than {MIN_PER_CATEGORY} examples of a category the "
+            "model learns it poorly and may pull other textures into it; check the preview before installing."
+        )
+        self.warning.setVisible(True)
+
+    def _tick(self) -> None:
+        """Once a second while training: the time so far, so a long silent step still shows life."""
+        if not self.is_running:
+            self._clock.stop()
+            return
+        elapsed = int(time.monotonic() - self._started_at)
+        quiet = time.monotonic() - self._last_event
+        text = self.stage.text().split("  ·  ")[0]
+        note = f"{elapsed // 60}:{elapsed % 60:02d}" + (" (working…)" if quiet > 2 else "")
+        self.stage.setText(f"{text}  ·  {note}")
+
     def _finished(self, result: dict | None) -> None:
         self.progress.setVisible(False)
+        self._clock.stop()
         if result is None:
             self.stage.setText("Stopped.")
             self.trainingDone.emit(None)
             return
         self.result = result
-        summary = result["summary"]
-        accuracy = summary.get("val_accuracy", summary.get("best_val_accuracy"))
-        parts = [f"Trained on {summary.get('images', 0):,} textures"]
-        if accuracy is not None:
-            parts.append(f"validation accuracy {accuracy:.0%}")
-        if result.get("stopped"):
-            parts.append("stopped early: the best epoch so far was kept")
         self.stage.setText("Done.")
-        self.outcome.setText("; ".join(parts) + ". Save it as ONNX or install it to use it.")
+        self.outcome.setText(outcome_text(result) + " Save it as ONNX, or see below what it would change here.")
+        self._start_preview(result["model_path"])
         self.trainingDone.emit(result)
+
+    def _start_preview(self, model_path: str) -> None:
+        """Classify the open folder with the trained model and show how its categories would shift."""
+        model = getattr(self.session, "model", None)
+        results = model.results() if model is not None else []
+        shown = [r for r in results if not r.error and r.source != PENDING]
+        before = {r.path: model.category(r) for r in shown if model.category(r)}
+        answers = {p: model.answer_for(p) for p in before if model.answer_for(p)}
+        files = [ScannedFile(r.path, r.size, r.mtime) for r in shown]
+        self.preview.start(model_path, before, answers, files)
+        self._sync_buttons()
 
     def _failed(self, exc: BaseException) -> None:
         self.progress.setVisible(False)
+        self._clock.stop()
         self.stage.setText("")
         self.outcome.setText(f"<b>Training failed:</b> {exc}")
         window = self.window()
@@ -358,7 +396,7 @@ class TrainingTab(QWidget):
         self.stop_button.setEnabled(running)
         has_model = self.result is not None and not running
         self.export_button.setEnabled(has_model)
-        self.activate_button.setEnabled(has_model)
+        self.activate_button.setEnabled(has_model and not self.preview.is_running)
 
     # -- using the result -------------------------------------------------------------------------
 
@@ -379,16 +417,26 @@ class TrainingTab(QWidget):
         self.outcome.setText(f"Saved {target}.")
 
     def activate(self) -> Op | None:
-        if self.result is None:
+        if self.result is None or self.preview.is_running:
             return None
-        name = "My trained model"
+        shift = self.preview.shift
+        if shift is not None and shift.is_big:
+            answer = QMessageBox.question(
+                self, "Install and Use",
+                f"This model would change the category of {shift.moved:,} of {shift.files:,} textures here"
+                + (f" and leave none in {', '.join(shift.vanished)}" if shift.vanished else "")
+                + ".\n\nInstall it and use it anyway?",
+            )  # fmt: skip
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        name, version = self.result["name"], self.result["version"]
 
         def done(info: dict) -> None:
             self.outcome.setText(f"Installed {info['name']} {info['version']}; it is now the active model.")
             self.modelActivated.emit()
 
         op = (
-            Op(self, package_and_install, self.result["model_path"], name)
+            Op(self, package_and_install, self.result["model_path"], name, version)
             .success(done)
             .failure(lambda exc: QMessageBox.warning(self, "Cannot install the model", str(exc)))
         )
@@ -398,3 +446,25 @@ class TrainingTab(QWidget):
     def shutdown(self) -> None:
         if self._stop is not None:
             self._stop.set()
+        self.preview.cancel()
+
+
+def outcome_text(result: dict) -> str:
+    """What a finished training says about itself: accuracy only on held-out examples, or that there were too few."""
+    from ai.training_pytorch.workflows import MIN_VALIDATION_SET  # only once a training has run
+
+    summary = result["summary"]
+    images = summary.get("images", 0)
+    held_out = summary.get("val_images", 0)
+    accuracy = summary.get("val_accuracy", summary.get("best_val_accuracy"))
+    text = f"Trained {result['name']} {result['version']} on {images:,} textures."
+    if accuracy is not None and held_out:
+        text += f" Accuracy on {held_out:,} examples held out of the training: {accuracy:.0%}."
+    else:
+        text += (
+            f" Accuracy not measured: {images:,} examples are too few to hold some out"
+            f" ({MIN_VALIDATION_SET} or more are needed)."
+        )
+    if result.get("stopped"):
+        text += " Stopped early: the best epoch so far was kept."
+    return text

@@ -1,22 +1,30 @@
-"""The main window's actions, menus and toolbar: a mixin of `MainWindow`, which owns the slots."""
+"""The main window's actions, menus and toolbar: a mixin of `MainWindow`, which owns the slots.
+
+File, Edit (corrections: undo, redo, accept), View (thumbnails or table, channels, zoom), Models
+and Help (keyboard shortcuts). Actions are built before the browser exists, so slots that reach
+it are lambdas that look it up when triggered.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QToolBar, QToolButton
 
+from app.ui import channels
 from app.ui.icons import icon
 
 
 class WindowMenus:
-    """Builds the window's QActions (File, Models, Help menus, toolbar) and fills the dynamic menus."""
+    """Builds the window's QActions, menus and toolbar and fills the dynamic menus."""
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
         if icon_name:
             action.setIcon(icon(icon_name))
-        if shortcut is not None:
+        if isinstance(shortcut, list):
+            action.setShortcuts([QKeySequence(s) for s in shortcut])
+        elif shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         if tip:
             action.setToolTip(tip)
@@ -44,6 +52,32 @@ class WindowMenus:
         self.online_action = self._action("&Online Classifier…", self.show_online_dialog, None, "online")
         self.about_action = self._action("&About Texture Sorter", self.show_about)
         self.log_action = self._action("Open &Log Folder", self.open_log_folder)
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, ["F1", "Ctrl+/"])
+        # Edit: the user's answers.
+        self.undo_action = self._action("&Undo Correction", self.undo_correction, QKeySequence.StandardKey.Undo,
+                                        tip="Take back the last correction (after a restart: the newest one here)")  # fmt: skip
+        self.redo_action = self._action("&Redo Correction", self.redo_correction, ["Ctrl+Shift+Z", "Ctrl+Y"],
+                                        tip="Give again the answer Undo took back")  # fmt: skip
+        self.accept_action = self._action("&Accept Guess\tEnter", self.accept_selection, None, "accept",
+                                          "Confirm the shown category of the selected textures")  # fmt: skip
+        self.select_all_action = self._action("Select &All", lambda: self.results_view.current_view().selectAll(),
+                                              QKeySequence.StandardKey.SelectAll)  # fmt: skip
+        self.find_action = self._action("&Find by Name", lambda: self.search.setFocus(), QKeySequence.StandardKey.Find)
+        # View.
+        self.grid_action = self._action("&Thumbnails", lambda: self.set_view_mode("grid"), "Ctrl+1", "grid")
+        self.details_action = self._action("&Details Table", lambda: self.set_view_mode("details"), "Ctrl+2", "list")
+        self.zoom_in_action = self._action("Zoom &In", lambda: self.browser.zoom(1), ["Ctrl++", "Ctrl+="])
+        self.zoom_out_action = self._action("Zoom &Out", lambda: self.browser.zoom(-1), "Ctrl+-")
+        self.zoom_reset_action = self._action("&Normal Size", lambda: self.browser.zoom(0), "Ctrl+0")
+        self.problems_action = self._action("&Problems Panel", lambda: self.errors.setVisible(not self.errors.isVisible()))
+        self.channel_group = QActionGroup(self)
+        self.channel_actions: dict[str, QAction] = {}
+        for mode in channels.MODES:
+            action = self._action(channels.LABELS[mode], lambda m=mode: self.browser.set_channels(m),
+                                  channels.KEYS[mode], tip=channels.TIPS[mode])  # fmt: skip
+            action.setCheckable(True)
+            self.channel_group.addAction(action)
+            self.channel_actions[mode] = action
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -60,10 +94,25 @@ class WindowMenus:
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        for action in (self.undo_action, self.redo_action, None, self.accept_action, self.review_action, None,
+                       self.select_all_action, self.find_action):  # fmt: skip
+            edit_menu.addSeparator() if action is None else edit_menu.addAction(action)
+        edit_menu.aboutToShow.connect(self._update_edit_actions)
+        view_menu = bar.addMenu("&View")
+        for action in (self.grid_action, self.details_action, None):
+            view_menu.addSeparator() if action is None else view_menu.addAction(action)
+        self.channels_menu = view_menu.addMenu("&Channels")
+        self.channels_menu.addActions(list(self.channel_actions.values()))
+        for action in (None, self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action, None,
+                       self.problems_action):  # fmt: skip
+            view_menu.addSeparator() if action is None else view_menu.addAction(action)
         self.models_menu = bar.addMenu("&Models")
+        # Filled when opened: listing the models reads the shipped model's metadata (an ONNX session).
         self.models_menu.aboutToShow.connect(self._fill_models_menu)
-        self._fill_models_menu()
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
         help_menu.addAction(self.log_action)
 
@@ -77,9 +126,34 @@ class WindowMenus:
         toolbar.addSeparator()
         toolbar.addAction(self.review_action)
         toolbar.addSeparator()
+        # Channels: a click steps to the next mode, the arrow picks one.
+        self.channels_button = QToolButton(toolbar)
+        self.channels_button.setObjectName("channelsButton")
+        self.channels_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.channels_button.setMenu(self.channels_menu)
+        self.channels_button.clicked.connect(lambda: self.browser.set_channels(channels.next_mode(self.model.channels)))
+        toolbar.addWidget(self.channels_button)
+        toolbar.addSeparator()
         toolbar.addAction(self.import_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
+
+    def _connect_menus(self) -> None:
+        """Keep checked actions and the toolbar in step with the browser and the session (after both exist)."""
+        self.browser.channelsChanged.connect(self._show_channels)
+        self._show_channels(self.model.channels)
+        self.session.historyChanged.connect(self._update_edit_actions)
+        self._update_edit_actions()
+
+    def _show_channels(self, mode: str) -> None:
+        self.channel_actions[mode].setChecked(True)
+        self.channels_button.setText(f"Channels: {channels.SHORT[mode]}")
+        self.channels_button.setToolTip(f"{channels.LABELS[mode]} ({channels.KEYS[mode]}); click for the next")
+
+    def _update_edit_actions(self) -> None:
+        self.undo_action.setEnabled(self.session.can_undo())
+        self.redo_action.setEnabled(self.session.can_redo())
+        self.detail.undo_button.setEnabled(self.session.can_undo())
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -84,8 +84,8 @@ def test_move_into_a_folder_inside_the_source_with_duplicates_set_apart(tmp_path
     assert main(argv) == 0
     assert "sorted: 6 moved, 0 errors" in capsys.readouterr().out
     moved = _files(out_dir)
-    group = json.loads(plan_file.read_text(encoding="utf-8"))["groups"][0]["id"]
-    assert [p for p in moved if p.startswith("_duplicates")] == [os.path.join("_duplicates", group, "t0.png")]
+    assert [p for p in moved if p.startswith("_duplicates")] == [os.path.join("_duplicates", "t0.png")]
+    assert json.loads(plan_file.read_text(encoding="utf-8"))["groups"][0]["members"][1].endswith("t0.png")
     assert set(_files(src)) == {os.path.relpath(out_dir / p, src) for p in moved}, "the sources are gone"
     # A second sort of the same folder finds nothing new: the output is not sorted again.
     assert main(["sort", str(src), "--out", str(out_dir), "--model", str(tiny_model)]) == 0

@@ -251,6 +251,9 @@ def test_duplicates_can_go_to_a_group_folder_keeping_one_representative(tmp_path
     assert rel["other.png"] == "ui/other.png"
     exact = build_plan(_duplicate_set(src), out, source_root=src, dedupe="exact")
     assert [len(g.members) for g in exact.groups] == [2] and exact.groups[0].kind == "exact"
+    # The one copy of a pair needs no folder of its own.
+    assert _rel(exact)["b/rock copy.png"] == "_duplicates/rock copy.png"
+    assert {e.group for e in exact.entries if e.source.endswith("rock copy.png")} == {exact.groups[0].id}
 
 
 def test_duplicates_can_stay_together_in_the_category_of_their_largest_member(tmp_path):

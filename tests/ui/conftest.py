@@ -46,3 +46,27 @@ def settle(qtbot):
         qtbot.wait(20)  # deliver the writer's queued result signals
 
     return run
+
+
+@pytest.fixture
+def paint_cell():
+    """paint_cell(window, proxy_index) → (image of the grid cell as the delegate paints it, its thumbnail area)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QColor, QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    def run(win, index):
+        delegate = win.results_view.grid_delegate
+        option = QStyleOptionViewItem()
+        option.initFrom(win.results_view.grid)
+        size = delegate.sizeHint(option, index)
+        option.rect = QRect(0, 0, size.width(), size.height())
+        canvas = QImage(size, QImage.Format.Format_RGB32)
+        canvas.fill(QColor("#ffffff"))
+        painter = QPainter(canvas)
+        delegate.paint(painter, option, index)
+        painter.end()
+        pad, icon = delegate.PADDING, delegate.icon_size
+        return canvas, QRect(2 + (size.width() - 4 - icon) // 2, 2 + pad, icon, icon)
+
+    return run

@@ -78,3 +78,20 @@ def test_about_lists_the_versions_a_bug_report_needs(qtbot, tiny_model):
     text = " ".join(label.text() for label in dialog.findChildren(QLabel))
     for expected in (__version__, onnxruntime.__version__, "tiny-test 1.0", "PySide6"):
         assert expected in text
+
+
+def test_open_folder_without_a_file_manager_says_where_the_folder_is(qtbot, tmp_path):
+    # The offscreen platform has no desktop services: exactly the case of a desktop without a file manager.
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QMessageBox, QWidget
+
+    from app.ui.desktop import open_folder
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    assert open_folder(str(tmp_path), parent) is False
+    box = parent.findChild(QMessageBox, "noFileManager")
+    assert box is not None and box.isVisible()
+    assert str(tmp_path) in box.text()
+    assert QGuiApplication.clipboard().text() == str(tmp_path)
+    box.close()

@@ -59,8 +59,9 @@ def test_import_model_menu_action_installs_the_package_and_switches_to_it(
     assert asked["warning"] == []
     active = ModelRegistry().active()
     assert (active.name, active.version) == ("Wood Expert", "2.0")
-    assert window.session.manager.describe().startswith("tiny-test 1.0 (model.onnx)")
-    assert "model.onnx" in window.status.model_label.text()
+    # One name for the model everywhere: the package's, not the ONNX file's own ("tiny-test 1.0").
+    assert window.session.manager.describe() == "Wood Expert 2.0"
+    assert window.status.model_label.text() == "Model: Wood Expert 2.0"
     window._fill_models_menu()
     checked = [a.text() for a in window.models_menu.actions() if a.isCheckable() and a.isChecked()]
     assert checked == ["Wood Expert 2.0"]

@@ -24,8 +24,7 @@ def copy_of_fixtures(tmp_path, fixtures_dir):
     import shutil
 
     source = tmp_path / "dump"
-    shutil.copytree(fixtures_dir, source)
-    (source / "README.md").unlink()
+    shutil.copytree(fixtures_dir, source, ignore=shutil.ignore_patterns("*.md", "*.py"))  # textures only
     return source
 
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from ai import training_pytorch
 from ai.packages.registry import ModelRegistry
-from app.ui.training_tab import INSTALL_COMMAND
+from app.ui.training_job import INSTALL_COMMAND
 
 
 def test_training_tab_is_disabled_with_the_install_command_without_pytorch(window, monkeypatch):
@@ -76,3 +76,14 @@ def test_fine_tuning_on_a_labelled_folder_plots_each_epoch_and_installs_the_mode
     active = ModelRegistry().active()
     assert active.name == "My trained model"
     assert {"map/normal", "ui/hud"} <= set(active.categories)
+
+
+def test_after_reading_the_textures_the_bar_shows_the_training_is_busy(window):
+    # "Reading the textures… 4 of 4" used to sit there, full and still, while the training ran.
+    tab = window.training_tab
+    tab.progress.setVisible(True)
+    tab._event({"kind": "stage", "stage": "embedding", "done": 2, "total": 4})
+    assert (tab.progress.minimum(), tab.progress.maximum(), tab.progress.value()) == (0, 4, 2)
+    tab._event({"kind": "stage", "stage": "embedding", "done": 4, "total": 4})
+    assert (tab.progress.minimum(), tab.progress.maximum()) == (0, 0)  # busy: Qt animates it
+    assert tab.stage.text() == "Reading the textures through the model: 4 of 4"

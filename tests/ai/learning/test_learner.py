@@ -178,6 +178,33 @@ def test_undo_in_a_new_session_takes_back_the_newest_stored_correction(tmp_path)
         assert len(later) == 1
 
 
+def test_answers_for_names_the_files_the_user_answered_after_a_restart_whatever_the_model(tmp_path):
+    a, b = image(1), image(2)
+    folder = tmp_path / "dump"
+    with TrainingDataStore(tmp_path / "t.db") as store:
+        first = IncrementalLearner(store, model_id="m1").record_correction(
+            str(folder / "a.png"), "sky", [], image=a
+        )
+        second = IncrementalLearner(store, model_id="m1").record_correction(
+            str(folder / "b.png"), "ui/font", [], image=b
+        )
+    with TrainingDataStore(tmp_path / "t.db") as store:
+        later = IncrementalLearner(store, model_id="another model", categories=["x", "y"])
+        answers = later.answers_for(
+            [
+                (str(folder / "a.png"), pixel_hash(a)),
+                (str(folder / "sub" / ".." / "b.png"), pixel_hash(b)),  # another spelling of the same file
+                (str(folder / "copy-of-a.png"), pixel_hash(a)),  # the same picture elsewhere: not an answer
+                (str(folder / "b.png"), pixel_hash(a)),  # the file changed since: not the answered picture
+                (str(folder / "c.png"), None),
+            ]
+        )
+    assert answers == {
+        str(folder / "a.png"): ("sky", first.id),
+        str(folder / "sub" / ".." / "b.png"): ("ui/font", second.id),
+    }
+
+
 def test_corrections_survive_a_restart(tmp_path):
     rng = np.random.default_rng(0)
     centre = unit(1, 2, 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -235,3 +236,14 @@ def test_a_failed_first_import_leaves_no_models_folder_behind(tmp_path, source_m
     with pytest.raises(PackageError, match="has sha256"):
         ModelImporter(registry).import_model(bad)
     assert not registry.models_dir.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_an_exported_package_gets_normal_file_permissions(tmp_path, source_model):
+    old = os.umask(0o022)
+    try:
+        out = export(tmp_path, source_model)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import struct
 from pathlib import Path
@@ -150,38 +151,78 @@ def test_truncated_image_data_names_expected_and_found_bytes(tmp_path):
         load_texture(tmp_path / "t.tm2")
 
 
-# --- official samples (../shared/fixtures/tim2, not part of the repository) ------------------
+# --- the committed fixtures (tests/fixtures/tim2) and the official samples ---------------------
+# The official samples (../shared/fixtures/tim2) may not be copied into the repository, so the
+# committed fixtures repeat every format they cover, written by ai.textures.synth.write_tim2
+# (tests/fixtures/tim2/make_fixtures.py); the same checks run on both sets.
 
+COMMITTED = Path(__file__).resolve().parents[2] / "fixtures" / "tim2"
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="official TIM2 samples not present")
+SAMPLE_SETS = [
+    pytest.param((COMMITTED, 32), id="committed"),
+    pytest.param((SAMPLES, 256), id="official", marks=needs_samples),
+]
 
 
-def _sample(name: str) -> np.ndarray:
-    texture = load_texture(SAMPLES / name)
-    assert (texture.info.width, texture.info.height) == (256, 256)
+def _sample(folder_and_size, name: str) -> np.ndarray:
+    folder, size = folder_and_size
+    texture = load_texture(folder / name)
+    assert (texture.info.width, texture.info.height) == (size, size)
     return texture.pixels.astype(int)
 
 
-@needs_samples
-def test_official_samples_of_one_colour_depth_decode_to_identical_pictures():
+@pytest.mark.parametrize("samples", SAMPLE_SETS)
+def test_samples_of_one_colour_depth_decode_to_identical_pictures(samples):
     for group in (["i24.tm2", "i32.tm2"], ["i4c24.tm2", "i4c32.tm2"],
                   ["i8c24.tm2", "i8c32.tm2", "i8c32al.tm2", "i8c32cm2.tm2"]):  # fmt: skip
-        first = _sample(group[0])
+        first = _sample(samples, group[0])
         for name in group[1:]:
-            assert np.array_equal(_sample(name), first), name
+            assert np.array_equal(_sample(samples, name), first), name
 
 
-@needs_samples
-def test_official_16bit_samples_match_their_32bit_twins_to_5_bit_precision():
+@pytest.mark.parametrize("samples", SAMPLE_SETS)
+def test_16bit_samples_match_their_32bit_twins_to_5_bit_precision(samples):
     for sixteen, thirty_two in (
         ("i16.tm2", "i32.tm2"),
         ("i4c16.tm2", "i4c32.tm2"),
         ("i8c16.tm2", "i8c32.tm2"),
     ):
-        assert np.abs(_sample(sixteen) - _sample(thirty_two)).max() <= 7
+        assert np.abs(_sample(samples, sixteen) - _sample(samples, thirty_two)).max() <= 7
+
+
+@pytest.mark.parametrize("samples", SAMPLE_SETS)
+def test_indexed_samples_show_the_direct_colour_picture(samples):
+    reference = _sample(samples, "i32.tm2")
+    for name, mean_error in (("i8c32.tm2", 1.0), ("i4c32.tm2", 2.0), ("i8c16.tm2", 3.0), ("i4c16.tm2", 4.0)):
+        assert np.abs(_sample(samples, name) - reference).mean() < mean_error, name
+
+
+def _make_fixtures():
+    spec = importlib.util.spec_from_file_location("make_fixtures", COMMITTED / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_fixtures_are_exactly_what_their_script_writes_and_decode_to_its_pixels(tmp_path):
+    expected = _make_fixtures().build(tmp_path)
+    assert sorted(expected) == sorted(p.name for p in COMMITTED.glob("*.tm2"))
+    for name, pixels in expected.items():
+        assert (COMMITTED / name).read_bytes() == (tmp_path / name).read_bytes(), name
+        assert np.array_equal(load_texture(COMMITTED / name).pixels, pixels), name
+
+
+def tim2_format(path: Path) -> tuple:
+    """What makes a TIM2 file's format: (image type, CLUT type and CSM2 flag, colours, 128-byte alignment)."""
+    data = path.read_bytes()
+    _, _, alignment, pictures = struct.unpack_from("<4sBBH", data, 0)
+    header = 128 if alignment == 1 else 16
+    colours, clut_type, image_type = (struct.unpack_from("<HBBBB", data, header + 14)[i] for i in (0, 3, 4))
+    return pictures, image_type, clut_type, colours, alignment
 
 
 @needs_samples
-def test_official_indexed_samples_show_the_direct_colour_picture():
-    reference = _sample("i32.tm2")
-    for name, mean_error in (("i8c32.tm2", 1.0), ("i4c32.tm2", 2.0), ("i8c16.tm2", 3.0), ("i4c16.tm2", 4.0)):
-        assert np.abs(_sample(name) - reference).mean() < mean_error, name
+def test_committed_fixtures_cover_the_formats_of_the_official_samples():
+    official = {p.name: tim2_format(p) for p in SAMPLES.glob("*.tm2")}
+    committed = {p.name: tim2_format(p) for p in COMMITTED.glob("*.tm2")}
+    assert committed == official
