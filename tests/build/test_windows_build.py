@@ -59,8 +59,10 @@ def test_the_lock_holds_what_requirements_in_pins_at_those_versions():
 
 def test_the_lock_is_the_windows_closure_not_the_linux_one():
     locked = {toolchain_name(name) for name in toolchain.lock_entries()}
-    # keyring's Linux back-end and its crypto stack are marked sys_platform == "linux"
-    assert not locked & {"secretstorage", "jeepney", "cryptography", "cffi"}
+    # keyring's Linux back-end and its crypto stack are marked sys_platform == "linux" (cffi is
+    # there for PyNaCl, which signs packages on every platform)
+    assert not locked & {"secretstorage", "jeepney", "cryptography"}
+    assert {"pynacl", "cffi", "imagecodecs"} <= locked
     # Windows-only dependencies, named by hand in requirements.in
     assert {"pywin32-ctypes", "pefile", "colorama"} <= locked
     # never bundled: the training stack
