@@ -148,8 +148,12 @@ def _manager(model_path: str | None, providers: str | None) -> ModelManager:
     return ModelManager.create_default(config)
 
 
-def compare_model(files, path: str, providers, threads: int, batch: int, ours: dict) -> dict:
-    """Another model through the very same pipeline, files and settings; ratios are ours ÷ its."""
+def compare_model(files, path: str, providers, threads: int, batch: int, ours: dict, pillow_png: bool = False) -> dict:
+    """Another model through the very same pipeline, files and settings; ratios are ours ÷ its.
+    `pillow_png` also decodes PNG with Pillow, as before ai.textures.png (the old setup)."""
+    if pillow_png:
+        with png.pillow_only():
+            return {**compare_model(files, path, providers, threads, batch, ours), "pillow_png": True}
     manager = _manager(path, providers)
     if manager.offline_model is None:
         return {"path": path, "error": manager.offline_error or "the model could not be loaded"}
@@ -195,12 +199,13 @@ def run_benchmark(
     with_learner: bool = False,
     *,
     compare: tuple[str, ...] | list[str] = (),
+    baseline: str | None = None,
     scaling: bool = False,
     upstream: int = 0,
 ) -> dict:
     """All figures of one bench run; `with_learner` attaches an empty in-memory learner, as the GUI
     always does (the pipeline then also computes each file's pixel hash). `compare` lists other
-    models to run the same way, `scaling` also runs the pipeline on one worker, `upstream` runs
+    models to run the same way, `baseline` a model run with PNG decoded by Pillow (the old setup), `scaling` also runs the pipeline on one worker, `upstream` runs
     that many files the upstream way."""
     threads = threads or default_threads()
     manager = _manager(model_path, providers)
@@ -289,6 +294,8 @@ def run_benchmark(
             "efficiency": round(speedup / cores, 3),
         }
     figures["compare"] = [compare_model(files, path, providers, threads, batch, figures) for path in compare]
+    if baseline:
+        figures["baseline"] = compare_model(files, baseline, providers, threads, batch, figures, pillow_png=True)
     if upstream:
         figures["upstream"] = measure_upstream(files, upstream, cores, manager.categories, pipeline_rate)
     return figures

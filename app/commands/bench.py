@@ -51,6 +51,11 @@ def register(subparsers) -> None:
         help="also run this model through the same pipeline on the same files and print the ratio (repeatable)",
     )
     p.add_argument(
+        "--baseline",
+        metavar="MODEL.onnx",
+        help="also run the old setup (this model, PNGs decoded by Pillow) and print the speed-up over it",
+    )
+    p.add_argument(
         "--scaling", action="store_true", help="also run the pipeline on one worker: speed-up and efficiency"
     )
     p.add_argument(
@@ -129,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"measuring {len(files)} files …", file=sys.stderr)
         figures = run_benchmark(
             files, args.threads, args.batch, args.providers, args.model, args.with_learner,
-            compare=args.compare, scaling=args.scaling, upstream=args.upstream,
+            compare=args.compare, baseline=args.baseline, scaling=args.scaling, upstream=args.upstream,
         )  # fmt: skip
     _print_table(figures, sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
@@ -202,6 +207,14 @@ def _print_table(f: dict, out) -> None:
             f"compare             {other['pipeline_files_per_s']:>9.1f} files/s   {other['model']} in the same pipeline "
             f"(ours ×{other['ours_over_it_pipeline']:.2f}; inference ceiling "
             f"{other['inference_ceiling_files_per_s']:.1f}, ours ×{other['ours_over_it_inference']:.2f})"
+        )
+    base = f.get("baseline")
+    if base:
+        lines.append(
+            f"baseline {base['error']}" if "error" in base else
+            f"old setup           {base['pipeline_files_per_s']:>9.1f} files/s   {base['model']}, PNG by Pillow "
+            f"(now ×{base['ours_over_it_pipeline']:.2f}; its ceilings: decode {base['decode_ceiling_files_per_s']:.1f}, "
+            f"inference {base['inference_ceiling_files_per_s']:.1f})"
         )
     upstream = f.get("upstream")
     if upstream:

@@ -99,7 +99,12 @@ def test_bench_compares_another_model_and_measures_scaling_in_the_same_run(tmp_p
     generate_textures(tmp_path / "files", 24, size=64, seed=2)
     files = scan_for_bench(str(tmp_path / "files"))
     figures = run_benchmark(files, model_path=str(ours), compare=[str(other), str(tmp_path / "missing.onnx")],
-                            scaling=True)  # fmt: skip
+                            baseline=str(other), scaling=True)  # fmt: skip
+    baseline = figures["baseline"]
+    assert baseline["pillow_png"] is True and baseline["pipeline_files_per_s"] > 0
+    assert baseline["ours_over_it_pipeline"] == pytest.approx(
+        figures["pipeline_files_per_s"] / baseline["pipeline_files_per_s"], rel=0.02
+    )
     compared, missing = figures["compare"]
     assert compared["path"] == str(other) and compared["pipeline_files_per_s"] > 0
     assert compared["ours_over_it_pipeline"] == pytest.approx(
@@ -118,8 +123,9 @@ def test_bench_compares_another_model_and_measures_scaling_in_the_same_run(tmp_p
 
 def test_bench_table_prints_the_comparison_lines(tmp_path, tiny_model, capsys):
     argv = ["bench", "--generate", "8", "--size", "64", "--model", str(tiny_model), "--compare", str(tiny_model),
-            "--scaling"]  # fmt: skip
+            "--baseline", str(tiny_model), "--scaling"]  # fmt: skip
     assert main(argv) == 0
     table = capsys.readouterr().out
     assert "compare" in table and "in the same pipeline (ours ×" in table
     assert "one worker" in table and "efficiency" in table
+    assert "old setup" in table and "PNG by Pillow" in table
