@@ -15,7 +15,13 @@ from ai.textures.base import (
     pick_mip_level,
     reduction_factor,
 )
-from ai.textures.loader import DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS, is_texture_path, load_texture
+from ai.textures.loader import (
+    DEFAULT_MAX_PIXELS,
+    SUPPORTED_EXTENSIONS,
+    is_texture_path,
+    load_texture,
+    load_texture_bytes,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -25,6 +31,7 @@ __all__ = [
     "TextureInfo",
     "is_texture_path",
     "load_texture",
+    "load_texture_bytes",
     "palette_lookup",
     "pick_mip_level",
     "reduction_factor",

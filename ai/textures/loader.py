@@ -9,9 +9,11 @@ allocated (DEFAULT_MAX_PIXELS allows 8192² textures).
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -57,10 +59,7 @@ def load_texture(
     smaller than the stored image (JPEG DCT scaling, a box reduction, or a smaller DDS mip level), but
     both sides stay ≥ min_size, or at the stored size when that is smaller. Raises TextureError.
     """
-    if max_pixels < 1:
-        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
-    if min_size is not None and min_size < 1:
-        raise ValueError(f"min_size must be positive, got {min_size}")
+    _check_limits(max_pixels, min_size)
     name = os.fspath(path)
     try:
         mode = os.stat(name).st_mode
@@ -71,18 +70,49 @@ def load_texture(
     try:
         with open(name, "rb") as fp:
             file_size = os.fstat(fp.fileno()).st_size
-            if file_size == 0:
-                raise TextureError(name, "empty file")
-            prefix = fp.read(_PREFIX_BYTES)
-            decoder = _choose(prefix, Path(name).suffix.lower())
-            if decoder is None:
-                raise TextureError(name, "not a supported texture format")
-            fp.seek(0)
-            texture = decoder.decode(fp, DecodeRequest(name, file_size, max_pixels, min_size))
+            return _decode(
+                fp, DecodeRequest(name, file_size, max_pixels, min_size), Path(name).suffix.lower()
+            )
     except OSError as exc:
         raise TextureError(name, f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def load_texture_bytes(
+    data: bytes,
+    name: str,
+    *,
+    suffix: str = "",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_size: int | None = None,
+) -> Texture:
+    """Decode an in-memory texture (an upload) exactly as load_texture decodes a file.
+
+    name labels errors; suffix (".tga") stands in for the file extension, which TGA needs.
+    Only the registered texture decoders are tried, never Pillow's open-anything.
+    """
+    _check_limits(max_pixels, min_size)
+    return _decode(io.BytesIO(data), DecodeRequest(name, len(data), max_pixels, min_size), suffix.lower())
+
+
+def _check_limits(max_pixels: int, min_size: int | None) -> None:
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+    if min_size is not None and min_size < 1:
+        raise ValueError(f"min_size must be positive, got {min_size}")
+
+
+def _decode(fp: BinaryIO, req: DecodeRequest, suffix: str) -> Texture:
+    if req.file_size == 0:
+        raise req.error("empty file")
+    try:
+        prefix = fp.read(_PREFIX_BYTES)
+        decoder = _choose(prefix, suffix)
+        if decoder is None:
+            raise req.error("not a supported texture format")
+        fp.seek(0)
+        texture = decoder.decode(fp, req)
     except MemoryError as exc:
-        raise TextureError(name, "not enough memory to decode") from exc
+        raise req.error("not enough memory to decode") from exc
     pixels = np.ascontiguousarray(texture.pixels, dtype=np.uint8)
     pixels.flags.writeable = False
     return Texture(pixels, texture.info)

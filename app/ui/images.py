@@ -63,10 +63,12 @@ class _DiskCache:
     def get(self, path: str, st: os.stat_result) -> np.ndarray | None:
         file = self._file(path, st)
         try:
-            with Image.open(file) as image:
-                return np.ascontiguousarray(np.asarray(image.convert("RGBA")))
-        except (OSError, ValueError):
+            # The texture decoders, not Pillow's open-anything: the cache folder is only as
+            # trustworthy as the user's disk, and some Pillow formats run external programs.
+            pixels = load_texture(file).pixels
+        except TextureError:
             return None
+        return np.ascontiguousarray(pixels)
 
     def put(self, path: str, st: os.stat_result, pixels: np.ndarray) -> None:
         file = self._file(path, st)
