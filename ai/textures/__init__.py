@@ -22,13 +22,18 @@ from ai.textures.loader import (
     load_texture,
     load_texture_bytes,
 )
+from ai.textures.memory import DECODE_BUDGET, DEFAULT_MAX_DECODE_BYTES, DecodeBudget, decode_memory
 
 __all__ = [
+    "DECODE_BUDGET",
+    "DEFAULT_MAX_DECODE_BYTES",
+    "DecodeBudget",
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_EXTENSIONS",
     "DecodeRequest",
     "Texture",
     "TextureInfo",
+    "decode_memory",
     "is_texture_path",
     "load_texture",
     "load_texture_bytes",

@@ -16,7 +16,6 @@ import numpy as np
 
 from ai.errors import StoreError, TextureError
 from ai.learning.learner import CorrectionRecord, IncrementalLearner, LearnerSettings, TrainingDataStore
-from ai.textures.hashing import pixel_hash
 from ai.types import top_k
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -129,13 +128,15 @@ def run_correct(args: argparse.Namespace) -> int:
     if bad is not None:
         return bad
     try:
-        texture = load_texture(args.file)
+        # Decoded as the pipeline decodes (reduced for the model, hashed whole while decoding), so
+        # the correction carries the hash and the embedding a later classification sees.
+        texture = load_texture(args.file, min_size=manager.input_size, pixel_hash=True)
     except TextureError as exc:
         return _error(str(exc))
     result = manager.predict(texture.pixels, top_k=5)
     learner = _learner()
     learner.set_model(manager.model_id, None, categories)
-    digest = pixel_hash(texture.pixels)
+    digest = texture.pixel_hash
     embedding = None if result.embedding is None else result.embedding[None]
 
     def learner_view():

@@ -23,7 +23,7 @@ from PySide6.QtGui import QImage
 
 from ai.errors import TextureError
 from ai.paths import user_cache_dir
-from ai.textures import load_texture
+from ai.textures import decode_memory, load_texture
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,13 @@ MAX_PENDING = 400
 
 def make_thumbnail(path: str, size: int) -> np.ndarray:
     """RGBA uint8 image of `path` fitting in size×size (never enlarged); TextureError/OSError on failure."""
-    texture = load_texture(path, min_size=size)
-    pixels = texture.pixels
-    if max(pixels.shape[:2]) <= size:
-        return np.ascontiguousarray(pixels)
-    image = Image.fromarray(pixels, "RGBA")
-    image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    return np.ascontiguousarray(np.asarray(image))
+    with decode_memory() as hold:  # a DDS without mips arrives whole: reserved until shrunk
+        pixels = load_texture(path, min_size=size, hold=hold).pixels
+        if max(pixels.shape[:2]) <= size:
+            return np.ascontiguousarray(pixels)
+        image = Image.fromarray(pixels, "RGBA")
+        image.thumbnail((size, size), Image.Resampling.BILINEAR)
+        return np.ascontiguousarray(np.asarray(image))
 
 
 def to_qimage(pixels: np.ndarray) -> QImage:
