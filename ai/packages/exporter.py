@@ -33,6 +33,7 @@ import numpy as np
 from ai import __version__ as APP_VERSION
 from ai.errors import ModelError, PackageError
 from ai.inference import OnnxInferenceSession
+from ai.offline_model import OfflineModel
 from ai.packages.registry import INSTALL_INFO, ModelRegistry
 from ai.packages.schema import (
     CATEGORIES_MEMBER,
@@ -148,6 +149,25 @@ def _embedded_categories(metadata: dict[str, str]) -> list[str] | None:
     return value if isinstance(value, list) else None
 
 
+def _check_runtime(model: Path, categories: list[str], where, label: str = MODEL_MEMBER) -> None:
+    """Load the model exactly as classification will (OfflineModel) and classify a blank image.
+
+    onnxruntime running it is not enough: the app also needs its metadata (the categories, the
+    input size, mean and std). A model that passed only the first check would install, become
+    active and leave classification to the pixel rules.
+    """
+    try:
+        runtime = OfflineModel(model, num_threads=1)
+        runtime.predict(np.zeros((runtime.input_size, runtime.input_size, 4), np.uint8))
+    except ModelError as exc:
+        reason = str(exc).replace(f"{model}: ", "").replace(str(model), label)
+        raise fail(where, f"{label} cannot be used by Texture Sorter ({reason})") from exc
+    if runtime.categories != list(categories):
+        raise fail(
+            where, f"{label} cannot be used by Texture Sorter (it reads other categories from its metadata)"
+        )
+
+
 def _check_categories(facts: ModelFacts, categories: list[str], where, label: str = MODEL_MEMBER) -> None:
     if facts.width != len(categories):
         raise fail(where, f"{label} outputs {facts.width} scores but there are {len(categories)} categories")
@@ -201,6 +221,7 @@ class ModelExporter:
         if problems := categories_problems(categories, self.limits):
             raise fail(model_path, "invalid categories", problems)
         _check_categories(facts, categories, model_path, label="the model")
+        _check_runtime(model_path, categories, model_path, label="the model")
         metadata, problems = validate_metadata(
             {
                 "package_version": PACKAGE_VERSION,
@@ -316,6 +337,7 @@ class ModelImporter:
             contents = read_package(zf, path, self.limits)
             meta = contents.metadata
             slug, version = slugify(meta["name"]), meta["version"]
+            self._check_name_is_free(slug, meta["name"], path)
             dest = self.models_dir / slug / version
             if dest.exists() and not replace:
                 raise fail(
@@ -353,6 +375,16 @@ class ModelImporter:
             "replaced": replaced,
             **change,
         }
+
+    def _check_name_is_free(self, slug: str, name: str, where: Path) -> None:
+        """A different display name that maps to an installed model's folder is another model, not a version."""
+        for record in self.registry.installed():
+            if record.slug == slug and record.name != name:
+                raise fail(
+                    where,
+                    f"another model, {record.name!r}, is installed as {slug}; {name!r} would share its folder "
+                    f"and pass for a version of it. Rename the package or remove {record.name!r} first",
+                )
 
     def _extract(self, zf: zipfile.ZipFile, contents: PackageContents, staging: Path) -> None:
         # Files are named by us, never by the archive: a member can only land on a known name.
@@ -394,6 +426,7 @@ class ModelImporter:
                 where,
                 f"{MODEL_MEMBER} takes {facts.input_size}-pixel input but {METADATA_MEMBER} says {meta['input_size']}",
             )
+        _check_runtime(model, contents.categories, where)
 
     def _move_into_place(self, staging: Path, dest: Path, replace: bool, where: Path) -> bool:
         dest.parent.mkdir(exist_ok=True)

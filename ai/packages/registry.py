@@ -215,9 +215,11 @@ class ModelRegistry:
         """Called after an install: activate it if asked, or if it upgrades the active model."""
         current = self.active()
         upgraded_from = None
+        name = _read_installed(self.models_dir / slug / version).name
         if activate or (
             not current.builtin
             and current.slug == slug
+            and current.name == name  # the same folder name alone is not the same model
             and version_key(version) > version_key(current.version)
         ):
             if not current.builtin and current.slug == slug and current.version != version:

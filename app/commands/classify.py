@@ -86,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         elif stream is sys.stdout:
             stream.flush()
     elapsed = max(time.perf_counter() - started, 1e-9)
+    # A fallback to the pixel rules is the summary's news, not a detail in parentheses.
+    model = manager.rules_notice() or manager.describe()
     print(
-        f"{_count(files, 'file')}, {_count(errors, 'error')}, {files / elapsed:.1f} files/s ({manager.describe()})",
+        f"{_count(files, 'file')}, {_count(errors, 'error')}, {files / elapsed:.1f} files/s ({model})",
         file=sys.stderr if target == "-" else human,
     )
     return 0

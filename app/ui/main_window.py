@@ -265,6 +265,8 @@ class MainWindow(WindowMenus, QMainWindow):
         uncertain = self.model.counts()[FILTER_UNCERTAIN]
         if uncertain:
             text += f"; {uncertain:,} uncertain (Review Uncertain: Ctrl+R)"
+        if self.session.manager.offline_model is None:
+            text += " — with the pixel rules only: no model could be loaded"
         self.status.say(text)
         self._update_actions()
         self.browser.refresh_detail()
@@ -296,9 +298,7 @@ class MainWindow(WindowMenus, QMainWindow):
         online = manager.online_model
         if online is not None:
             text += " + online"
-        self.status.set_model(f"Model: {text}", manager.offline_error or "")
-        if manager.offline_error and manager.offline_model is None:
-            self.status.say(f"No model could be loaded ({manager.offline_error}); the pixel rules classify.")
+        self.status.set_model(f"Model: {text}", manager.offline_error or "", manager.rules_notice())
         self.training_tab.refresh_corrections()
         self._update_actions()
         self.browser.refresh_detail()
