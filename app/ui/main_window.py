@@ -191,10 +191,10 @@ class MainWindow(WindowMenus, QMainWindow):
         self._update_actions()
 
     def _note_startup_problems(self) -> None:
-        learner = self.session.manager.learner
-        recovered = getattr(getattr(learner, "store", None), "recovered_from", None)
-        if recovered:
-            self.errors.add("Corrections database", recovered)
+        store = getattr(self.session.manager.learner, "store", None)
+        for problem in (getattr(store, "recovered_from", None), store and store.damage_report()):
+            if problem:
+                self.errors.add("Corrections database", problem)
 
     # -- opening --------------------------------------------------------------------------------
 
