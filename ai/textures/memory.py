@@ -41,8 +41,12 @@ class DecodeBudget:
 
     def acquire(self, nbytes: int) -> None:
         """Block until `nbytes` fit (or until nothing else is held, for a request over the total)."""
-        ticket = object()
         with self._cond:
+            if not self._queue and (not self.used or self.used + nbytes <= self.total):
+                self.used += nbytes  # the common case: nobody waits and it fits
+                self.peak = max(self.peak, self.used)
+                return
+            ticket = object()
             self._queue.append(ticket)
             try:
                 while self._queue[0] is not ticket or (self.used and self.used + nbytes > self.total):
@@ -56,7 +60,8 @@ class DecodeBudget:
     def release(self, nbytes: int) -> None:
         with self._cond:
             self.used -= nbytes
-            self._cond.notify_all()
+            if self._queue:
+                self._cond.notify_all()
 
 
 DECODE_BUDGET = DecodeBudget(DEFAULT_DECODE_BUDGET)
@@ -64,7 +69,7 @@ DECODE_BUDGET = DecodeBudget(DEFAULT_DECODE_BUDGET)
 # glibc keeps memory freed by a thread in that thread's malloc arena: after a large decode in each
 # of N worker threads the process would keep N large decodes' worth. Trimming after a large
 # decode hands it back (other C libraries return large blocks to the system on free).
-_TRIM_AFTER_BYTES = 32 << 20
+_TRIM_AFTER_BYTES = 64 << 20
 
 
 def _malloc_trim():

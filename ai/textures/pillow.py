@@ -39,7 +39,7 @@ def _stored_bytes(mode: str, width: int, height: int) -> int:
 
 # The stored picture is converted (and reduced) in bands of rows of about this many pixels, so no
 # full-size RGBA copy exists unless full size is what the caller gets.
-_BAND_PIXELS = 1 << 20
+_BAND_PIXELS = 1 << 22
 
 
 def _grey_words(grey: np.ndarray) -> np.ndarray:
@@ -85,10 +85,18 @@ def _reduce(band: np.ndarray, factor: int, opaque: bool) -> np.ndarray:
 def _convert(image: Image.Image, factor: int, opaque: bool, hasher: PixelHasher | None) -> np.ndarray:
     """The loaded picture → RGBA reduced by `factor`, band by band (hashing each full-size band)."""
     width, height = image.size
+    rows = _band_rows(width, height, factor)
+    if rows >= height:  # one band: the picture itself, converted and reduced by Pillow, no copies
+        wide = image.mode in _WIDE_MODES
+        rgba = _band_rgba(image) if wide else image if image.mode == "RGBA" else image.convert("RGBA")
+        if hasher is not None:
+            hasher.update(np.asarray(rgba))
+        if factor == 1:
+            return np.asarray(rgba)
+        return _reduce(rgba, factor, opaque) if wide else np.asarray(rgba.reduce(factor))
     out = np.empty((-(-height // factor), -(-width // factor), 4), np.uint8)
     # Bands are whole multiples of the factor, so each reduction box lies in one band and the
     # result is the same as reducing the whole picture at once.
-    rows = _band_rows(width, height, factor)
     for top in range(0, height, rows):
         band = _band_rgba(image.crop((0, top, width, min(height, top + rows))))
         if hasher is not None:
@@ -134,7 +142,7 @@ class PillowDecoder:
                 w, h = image.size
                 factor = reduction_factor(w, h, req.min_size)
                 out_bytes = -(-w // factor) * -(-h // factor) * 4
-                band_bytes = _band_rows(w, h, factor) * w * 16  # the band, its RGBA and wide copies
+                band_bytes = _band_rows(w, h, factor) * w * 12  # a band: its crop, RGBA and array copies
                 req.reserve(_stored_bytes(image.mode, w, h) + out_bytes + band_bytes)
                 image.load()
                 hasher = PixelHasher((image.size[1], image.size[0], 4)) if req.hash_pixels else None
