@@ -252,6 +252,13 @@ class ModelManager:
             return self.display_name  # an installed model: the name and version its package gave it
         return f"{model.name} {model.version} ({model.model_path.name})"
 
+    def rules_notice(self) -> str | None:
+        """The warning every front end shows while the pixel rules stand in for a model, else None."""
+        if self._offline is not None:
+            return None
+        reason = self.offline_error or "no model is installed"
+        return f"pixel rules only: no model could be loaded ({reason})"
+
     # -- prediction -----------------------------------------------------------------------
 
     def prepare(self, rgba: np.ndarray, texture_hash: str | None = None) -> Prepared:

@@ -69,8 +69,13 @@ class OfflineModel:
         if not self.categories or not all(isinstance(c, str) for c in self.categories):
             raise ModelError(f"{self.model_path}: the model names no categories (metadata 'categories')")
         self.input_size = self._read_input_size()
-        self.mean = tuple(float(v) for v in _json_meta(meta, "mean", IMAGENET_MEAN))
-        self.std = tuple(float(v) for v in _json_meta(meta, "std", IMAGENET_STD))
+        try:
+            self.mean = tuple(float(v) for v in _json_meta(meta, "mean", IMAGENET_MEAN))
+            self.std = tuple(float(v) for v in _json_meta(meta, "std", IMAGENET_STD))
+        except (TypeError, ValueError) as exc:  # a ModelError, so callers fall back instead of failing
+            raise ModelError(
+                f"{self.model_path}: metadata 'mean'/'std' must be lists of numbers ({exc})"
+            ) from exc
         self.version = str(meta.get("version", "0"))
         self.name = str(meta.get("name", self.model_path.stem))
         self.description = str(meta.get("description", ""))

@@ -43,8 +43,21 @@ def _launch_gui(paths: list[str]) -> int:
     return run_gui(paths)
 
 
+def _printable_streams() -> None:
+    """A file name that is not UTF-8 is printed escaped (\\udce9) instead of stopping the command.
+
+    Python keeps such names with surrogate escapes; a strict UTF-8 console (PYTHONIOENCODING=utf-8,
+    Windows pipes) would raise UnicodeEncodeError at the first print. A console already writing
+    the raw bytes (surrogateescape, the C locale) is left as it is.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    _printable_streams()
     if not argv:
         # The window, at once: building the parser imports every subcommand (about 0.9 s here).
         setup_logging()

@@ -39,9 +39,14 @@ def create_manager(
         config.update(_online_options())
     manager = ModelManager.create_default(config)
     if learn:
+        from ai.errors import StoreError
         from ai.learning.learner import IncrementalLearner
 
-        learner = IncrementalLearner()
+        try:
+            learner = IncrementalLearner()
+        except StoreError as exc:  # a database that cannot even be read must not stop classifying
+            log.warning("classifying without your corrections: %s", exc)
+            return manager
         if always_learn or len(learner):
             learner.set_model(manager.model_id, None, manager.categories)
             manager.learner = learner

@@ -27,7 +27,11 @@ def setup_logging(verbose: bool = False) -> None:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s")
     try:
         file_handler = logging.handlers.RotatingFileHandler(
-            log_file_path(), maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            log_file_path(),
+            maxBytes=2_000_000,
+            backupCount=3,
+            encoding="utf-8",
+            errors="backslashreplace",  # a file name that is not UTF-8 is logged escaped, not dropped
         )
         file_handler.setFormatter(fmt)
         file_handler.setLevel(logging.DEBUG)

@@ -27,8 +27,7 @@ from PIL import Image
 from ai.errors import TextureError
 from ai.model_manager import ModelManager, ModelOutputs, Prepared
 from ai.prediction_cache import CachedPrediction, PredictionCache, file_content_hash
-from ai.textures import DEFAULT_MAX_PIXELS, TextureInfo, load_texture, reduction_factor
-from ai.textures.hashing import pixel_hash
+from ai.textures import DEFAULT_MAX_PIXELS, TextureInfo, decode_memory, load_texture, reduction_factor
 from app.results import FileResult
 from app.scan import ScannedFile, scan_textures
 
@@ -123,25 +122,29 @@ def _decode_one(
             if hit is not None and _has_hashes(hit, hashes):
                 return _cached_decoded(hit, content_hash)
         t0 = time.perf_counter()
-        # Hashes are of the full first mip, so only an unhashed decode may shrink early.
-        min_size = None if hashes else manager.input_size
-        texture = load_texture(file.path, max_pixels=max_pixels, min_size=min_size)
-        digest = phash = None
-        if hashes:
-            digest = pixel_hash(texture.pixels)
-        if hashes == "all":
-            from ai.textures.phash import perceptual_hash
+        # The pixel hash (of the full first mip) is taken while decoding, so the decode may still
+        # shrink early; the perceptual hash needs the whole picture. The decode's memory stays
+        # reserved until only the reduced pixels are left (ai.textures.memory).
+        min_size = None if hashes == "all" else manager.input_size
+        with decode_memory() as hold:
+            texture = load_texture(
+                file.path, max_pixels=max_pixels, min_size=min_size, pixel_hash=bool(hashes), hold=hold
+            )
+            info, digest, phash = texture.info, texture.pixel_hash, None
+            if hashes == "all":
+                from ai.textures.phash import perceptual_hash
 
-            phash = perceptual_hash(texture.pixels)
-        # The batch holds its decoded files until they are prepared together: keep only what the
-        # model and rules use (a full-size decode for the hashes, or a DDS without mips, may be huge).
-        pixels = texture.pixels
-        factor = reduction_factor(pixels.shape[1], pixels.shape[0], manager.input_size)
-        if factor > 1:
-            pixels = np.asarray(Image.fromarray(pixels, "RGBA").reduce(factor))
+                phash = perceptual_hash(texture.pixels)
+            # The batch holds its decoded files until they are prepared together: keep only what
+            # the model and rules use (a full-size decode, or a DDS without mips, may be huge).
+            pixels = texture.pixels
+            factor = reduction_factor(pixels.shape[1], pixels.shape[0], manager.input_size)
+            if factor > 1:
+                pixels = np.asarray(Image.fromarray(pixels, "RGBA").reduce(factor))
+            del texture  # the full-size pixels go before their reservation does
         if stats is not None:
             stats.add(decode_s=time.perf_counter() - t0)
-        return _Decoded(None, texture.info, None, digest, phash, content_hash, pixels=pixels)
+        return _Decoded(None, info, None, digest, phash, content_hash, pixels=pixels)
     except TextureError as exc:
         return _Decoded(None, None, exc.reason)
     except OSError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,3 +42,14 @@ class FileResult:
             "error": self.error,
             "source": self.source,
         }
+
+
+def json_text(value: object) -> str:
+    """JSON for files and consoles: non-ASCII names stay readable, names that are not UTF-8 stay exact.
+
+    Python holds each byte of a file name that is not UTF-8 as a lone surrogate (os.fsdecode's
+    surrogateescape: byte 0xE9 → U+DCE9), which no UTF-8 writer accepts. Those are written as
+    the JSON escape ``\\udce9``: valid JSON, and os.fsencode(json.loads(text)["path"]) gives back
+    the name's exact bytes.
+    """
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")

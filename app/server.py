@@ -14,14 +14,12 @@ import base64
 import binascii
 import contextlib
 import hmac
-import io
 import json
 import logging
 import math
 import socket
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,8 +33,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ai import __version__
+from ai.errors import TextureError
 from ai.model_manager import ModelManager, Prepared
 from ai.taxonomy import category_descriptions
+from ai.textures import load_texture_bytes
 from ai.types import Classification
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class ServerConfig:
     max_request_bytes: int = 8 << 20
     max_pixels: int = 4096 * 4096  # decoded image size limit
     max_side: int = 512  # images are shrunk to this before classification (clients send ≤ 256)
+    # One request, from its first body byte to the answer: a client that stops sending, or a
+    # request stuck behind a full queue, gets an answer instead of holding a connection forever.
+    request_timeout_s: float = 30.0
 
 
 class ApiError(Exception):
@@ -64,41 +67,52 @@ class ApiError(Exception):
         self.message = message
 
 
+# The data URI's media type stands in for a file extension: TGA has no magic bytes.
+_MEDIA_SUFFIXES = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/jpg": ".jpg",
+    "image/bmp": ".bmp",
+    "image/x-bmp": ".bmp",
+    "image/tga": ".tga",
+    "image/x-tga": ".tga",
+    "image/x-targa": ".tga",
+    "image/vnd-ms.dds": ".dds",
+    "image/x-dds": ".dds",
+    "image/x-tim2": ".tm2",
+}
+
+
 def decode_image(text: object, max_pixels: int, max_side: int) -> np.ndarray:
-    """A data URI (or bare base64) of any image Pillow reads → RGBA uint8, shrunk to `max_side`."""
+    """A data URI (or bare base64) of a texture → RGBA uint8, shrunk to `max_side`.
+
+    Decoded by ai.textures' allow-list (DDS, PNG, TGA, BMP, JPEG, TIM2), never by Pillow's
+    open-anything: EPS/PostScript would otherwise run Ghostscript on the upload.
+    """
     if not isinstance(text, str) or not text:
         raise ApiError(400, "'image' must be a data URI string (data:image/png;base64,...)")
-    payload = text
+    payload, suffix = text, ""
     if text.startswith("data:"):
         header, sep, payload = text.partition(",")
         if not sep or not header.endswith(";base64"):
             raise ApiError(400, "'image' must be a base64 data URI")
+        suffix = _MEDIA_SUFFIXES.get(header[5:].split(";", 1)[0].strip().lower(), "")
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(400, "'image' is not valid base64") from None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw)) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ApiError(
-                        413, f"image of {width}x{height} pixels exceeds the {max_pixels}-pixel limit"
-                    )
-                image.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale
-                rgba = image.convert("RGBA")
-    except ApiError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ApiError(413, "image exceeds the decoder's pixel limit") from None
-    except Image.UnidentifiedImageError:
-        raise ApiError(400, "'image' is not in an image format this server reads") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ApiError(400, f"'image' is not a readable image: {exc}") from None
-    if max(rgba.size) > max_side:
-        rgba.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(rgba)
+        texture = load_texture_bytes(raw, "image", suffix=suffix, max_pixels=max_pixels, min_size=max_side)
+    except TextureError as exc:
+        if exc.reason.startswith("too many"):
+            raise ApiError(413, f"'image' is too large: {exc.reason}") from None
+        raise ApiError(400, f"'image' is not a readable texture: {exc.reason}") from None
+    rgba = texture.pixels
+    if max(rgba.shape[:2]) > max_side:
+        image = Image.fromarray(rgba, "RGBA")
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        rgba = np.asarray(image)
+    return rgba
 
 
 class Batcher:
@@ -222,7 +236,18 @@ def create_app(manager: ModelManager, config: ServerConfig | None = None) -> Sta
 
     async def classify(request: Request) -> JSONResponse:
         authorize(request)
+        progress = {"body": False}
+        try:
+            return await asyncio.wait_for(answer(request, progress), config.request_timeout_s)
+        except asyncio.TimeoutError:
+            limit = f"{config.request_timeout_s:g} s"
+            if not progress["body"]:
+                raise ApiError(408, f"the request body did not arrive within {limit}") from None
+            raise ApiError(503, f"the request was not answered within {limit}; try again later") from None
+
+    async def answer(request: Request, progress: dict) -> JSONResponse:
         data = await read_json(request)
+        progress["body"] = True
         labels = data.get("labels")
         if labels is not None and (
             not isinstance(labels, list)

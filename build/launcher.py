@@ -33,6 +33,11 @@ def _main() -> int:
     # way) gets the same behaviour from the frozen executable, whose sys.executable is itself.
     if sys.argv[1:3] == ["-m", "app.cli"]:
         del sys.argv[1:3]
+    # Model packages are checked by `sys.executable -m ai.packages.model_check …` in a child.
+    if sys.argv[1:3] == ["-m", "ai.packages.model_check"]:
+        from ai.packages.model_check import main as check_model
+
+        return check_model(sys.argv[3:])
     from app.cli import main
 
     return main()

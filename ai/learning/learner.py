@@ -41,6 +41,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Identifying a file needs only its hash: the pixels may come out this small (ai.textures.memory).
+_HASH_DECODE_SIDE = 64
+
 
 @dataclass
 class _Entry:
@@ -470,9 +473,9 @@ def _hash_file(path: str) -> tuple[str, tuple[int | None, int | None, int | None
     try:
         from ai.textures import load_texture
 
-        texture = load_texture(path)
+        # The hash is of the full picture, taken while decoding; the pixels kept may be reduced.
+        texture = load_texture(path, min_size=_HASH_DECODE_SIDE, pixel_hash=True)
     except (ImportError, TextureError, OSError) as exc:
         log.info("cannot decode %s to identify it (%s); using its path", path, exc)
         return "path:" + str(Path(path).resolve()), (None, None, None)
-    pixels = texture.pixels
-    return pixel_hash(pixels), (int(pixels.shape[1]), int(pixels.shape[0]), int(pixels.shape[2]))
+    return texture.pixel_hash, (texture.info.width, texture.info.height, int(texture.pixels.shape[2]))

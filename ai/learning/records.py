@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -111,14 +112,57 @@ def decode_embedding(blob: bytes | None, dim: int | None) -> np.ndarray | None:
     return vector.astype(np.float32) if vector.shape[0] == dim else None
 
 
+class DamagedRow(ValueError):
+    """A stored row whose bytes were damaged (not UTF-8 where text belongs, wrong types)."""
+
+
+class _Undecodable(str):
+    """Text SQLite holds that is not valid UTF-8: kept readable, but marked."""
+
+
+def decode_text(raw: bytes) -> str:
+    """The connection's text factory: damaged text is marked instead of failing the whole query."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _Undecodable(raw.decode("utf-8", "replace"))
+
+
+def path_value(path: str) -> str | bytes:
+    """How a texture path is stored: text, or its bytes (a BLOB) for a name that is not UTF-8."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+_TEXT = {1: "texture_path", 2: "texture_hash", 3: "original_category", 4: "corrected_category",
+         10: "metadata", 11: "model_id", 12: "model_version", 16: "origin"}  # fmt: skip
+_NUMBERS = {5: "confidence", 6: "timestamp", 7: "image_width", 8: "image_height", 9: "image_channels",
+            14: "embedding_dim", 15: "is_current"}  # fmt: skip
+
+
 def row_to_record(row: tuple) -> CorrectionRecord:
+    """A stored row as a record; DamagedRow when its bytes cannot be what this program wrote."""
+    for i, name in _TEXT.items():
+        if isinstance(row[i], _Undecodable):
+            raise DamagedRow(f"row {row[0]}: {name} is not UTF-8 text")
+    for i, name in _NUMBERS.items():
+        if row[i] is not None and (isinstance(row[i], bool) or not isinstance(row[i], (int, float))):
+            raise DamagedRow(f"row {row[0]}: {name} is not a number")
+    if not (isinstance(row[2], str) and row[2] and isinstance(row[4], str) and row[4]):
+        raise DamagedRow(f"row {row[0]}: no texture hash or category")
+    path = os.fsdecode(row[1]) if isinstance(row[1], bytes) else row[1]
+    if not isinstance(path, str) or row[13] is not None and not isinstance(row[13], bytes):
+        raise DamagedRow(f"row {row[0]}: the path or the embedding has the wrong type")
     try:
         metadata = json.loads(row[10] or "{}")
     except ValueError:
         metadata = {}  # a hand-edited row must not make the whole history unreadable
     return CorrectionRecord(
         id=row[0],
-        texture_path=row[1],
+        texture_path=path,
         texture_hash=row[2],
         original_category=row[3],
         corrected_category=row[4],

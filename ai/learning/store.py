@@ -14,21 +14,26 @@ correction is kept as a row, but only the latest per hash is *current* (`is_curr
 learner and the statistics read current rows only, so a texture corrected twice counts once, and
 undoing the latest correction brings the previous answer back.
 
-Recovery: a file that is not a database, fails `pragma quick_check`, carries a newer schema than
-this program knows, or stays locked past the timeout is renamed aside with a timestamp suffix
-(never deleted, with its -wal/-shm files), a warning names the file and the reason, and a fresh
-store is created. `recovered_from` keeps that message for the GUI. Opening never fails because of
-the file; if not even a fresh file can be created the store runs in memory and says so.
+Recovery (ai.learning.store_open): a file that is not a database, fails `pragma quick_check`, carries
+a newer schema than this program knows, or lacks the corrections table is renamed aside with a
+timestamp suffix (never deleted, with its -wal/-shm files) and a fresh store is created — but
+never while another Texture Sorter has it open, and never because it is locked: a locked file is
+waited for, tried again, then left as it is, and the store keeps corrections in memory for this
+session and says so (`persistent` is False, `recovered_from` has the message for the GUI and CLI).
+Reading is defensive: a row whose bytes were damaged is skipped and counted (`damage_report`),
+and a query that fails outright is answered with what `pragma integrity_check` finds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -36,45 +41,21 @@ from pathlib import Path
 from ai.errors import StoreError
 from ai.learning.records import (
     COLUMNS,
-    MIGRATIONS,
     NO_EMBEDDING_COLUMNS,
     ORIGIN_USER,
-    SCHEMA_VERSION,
     CorrectionRecord,
+    DamagedRow,
     encode_embedding,
+    path_value,
     row_to_record,
 )
+from ai.learning.store_open import MEMORY, HolderLock, Unusable, connect, move_aside
 from ai.paths import user_data_dir
 
 log = logging.getLogger(__name__)
 
 DB_FILE_NAME = "training.sqlite3"
-MEMORY = ":memory:"
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-
-
-
-class _Unusable(Exception):
-    """The database file cannot be used as it is; `reason` says why (for the recovery message)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _check_header(path: Path) -> None:
-    """Refuse a non-SQLite file before SQLite opens it: closing one deletes its -wal/-shm companions."""
-    try:
-        with open(path, "rb") as fh:
-            header = fh.read(16)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise _Unusable(f"cannot read: {exc.strerror or exc}") from exc
-    if header and header != SQLITE_HEADER:
-        raise _Unusable("file is not a database (no SQLite header)")
+_LOCK_TRIES = 2  # a locked file is waited for (busy timeout) this many times before we say so
 
 
 class TrainingDataStore:
@@ -84,35 +65,53 @@ class TrainingDataStore:
         self.path: str = MEMORY if path == MEMORY else str(path or Path(user_data_dir()) / DB_FILE_NAME)
         self.lock_timeout = float(lock_timeout)
         self.recovered_from: str | None = None
+        self.damaged: dict[int, str] = {}  # row id → what is wrong with it, for rows skipped so far
         self._lock = threading.RLock()
         self._changes = 0
+        self._holder: HolderLock | None = None
         self._conn = self._open()
+
+    @property
+    def persistent(self) -> bool:
+        """Whether corrections reach the file (False: kept in memory for this session, see recovered_from)."""
+        return self.path != MEMORY
 
     # -- opening and recovery ----------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
         if self.path == MEMORY:
-            return self._connect(MEMORY)
+            return connect(MEMORY, self.lock_timeout)
         path = Path(self.path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return self._connect(self.path)
-        except _Unusable as exc:
-            problem = exc.reason
+            self._holder = HolderLock(path)
+            return self._connect_waiting(path)
+        except Unusable as exc:
+            problem, locked = exc.reason, exc.locked
         except OSError as exc:
-            problem = f"cannot create its folder: {exc}"
-        aside = self._move_aside(path, problem) if path.is_file() else None
-        try:
-            conn = self._connect(self.path)
-        except (_Unusable, OSError) as exc:
-            reason = getattr(exc, "reason", str(exc))
-            self.recovered_from = (
-                f"training database {self.path} could not be opened ({problem}) and no fresh one could "
-                f"be created ({reason}); corrections are kept in memory for this session only"
+            problem, locked = f"cannot create its folder: {exc}", False
+        if locked:
+            return self._in_memory(
+                f"training database {path} is {problem} for more than {_LOCK_TRIES * self.lock_timeout:g} s; "
+                "it was left as it is, and corrections made now are kept for this session only"
             )
-            log.warning("%s", self.recovered_from)
-            self.path = MEMORY
-            return self._connect(MEMORY)
+        aside = None
+        with self._holder_alone() as alone:
+            if not alone:
+                return self._in_memory(
+                    f"training database {path} is unusable ({problem}) and in use by another Texture Sorter, "
+                    "so it was left as it is; corrections made now are kept for this session only"
+                )
+            if path.is_file():
+                aside = move_aside(path, problem)
+            try:
+                conn = connect(self.path, self.lock_timeout)
+            except (Unusable, OSError) as exc:
+                reason = getattr(exc, "reason", str(exc))
+                return self._in_memory(
+                    f"training database {self.path} could not be opened ({problem}) and no fresh one could "
+                    f"be created ({reason}); corrections are kept in memory for this session only"
+                )
         where = f"moved it aside to {aside}" if aside else "could not move it aside; it was left in place"
         self.recovered_from = (
             f"training database {path} was unusable ({problem}); {where} and started a fresh one"
@@ -120,90 +119,27 @@ class TrainingDataStore:
         log.warning("%s", self.recovered_from)
         return conn
 
-    def _connect(self, target: str) -> sqlite3.Connection:
-        """Open, check and migrate; raise _Unusable with the reason when the file is not fit for use."""
-        if target != MEMORY:
-            _check_header(Path(target))
-        try:
-            conn = sqlite3.connect(
-                target, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise _Unusable(f"cannot open: {exc}") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
-            check = conn.execute("PRAGMA quick_check").fetchall()
-            if [r[0] for r in check] != ["ok"]:
-                raise _Unusable("integrity check failed: " + "; ".join(str(r[0]) for r in check[:3]))
-            if target != MEMORY:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    # Some network file systems refuse WAL; the rollback journal still works.
-                    log.info("%s: journal mode %s (WAL not available here)", target, mode)
-                conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn, target)
-            return conn
-        except _Unusable:
-            conn.close()
-            raise
-        except sqlite3.Error as exc:
-            conn.close()
-            text = str(exc)
-            if "locked" in text or "busy" in text:
-                text = f"locked by another program for more than {self.lock_timeout:g} s ({exc})"
-            raise _Unusable(text) from exc
+    def _connect_waiting(self, path: Path) -> sqlite3.Connection:
+        for attempt in range(_LOCK_TRIES):
+            try:
+                return connect(str(path), self.lock_timeout)
+            except Unusable as exc:
+                if not exc.locked or attempt + 1 == _LOCK_TRIES:
+                    raise
+                log.info("%s is locked by another program; trying again", path)
+        raise AssertionError("unreachable")
 
-    def _migrate(self, conn: sqlite3.Connection, target: str) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            version = row[0]
-            if version is None:
-                has_table = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'corrections'"
-                ).fetchone()
-                # A corrections table without a version row is the seed application's database.
-                version = 1 if has_table else 0
-            if version > SCHEMA_VERSION:
-                raise _Unusable(f"schema version {version} is newer than this program's {SCHEMA_VERSION}")
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[step](conn)
-                log.info("%s: migrated training database to schema %d", target, step)
-            conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    def _holder_alone(self):
+        return self._holder.alone() if self._holder is not None else contextlib.nullcontext(True)
 
-    @staticmethod
-    def _move_aside(path: Path, reason: str) -> Path | None:
-        """Rename the file and its WAL/SHM companions with a timestamp suffix; None if that failed."""
-        if not path.exists():
-            return None
-        kind = "locked" if "locked" in reason else "newer" if "newer" in reason else "corrupt"
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        aside = path.with_name(f"{path.name}.{kind}-{stamp}")
-        n = 1
-        while aside.exists():
-            n += 1
-            aside = path.with_name(f"{path.name}.{kind}-{stamp}-{n}")
-        try:
-            os.replace(path, aside)
-        except OSError as exc:  # Windows refuses to rename a file another process holds open
-            log.warning("cannot move %s aside: %s", path, exc)
-            return None
-        for suffix in ("-wal", "-shm", "-journal"):
-            companion = Path(str(path) + suffix)
-            if companion.exists():
-                try:
-                    # The WAL can hold committed rows: it must travel with its database.
-                    os.replace(companion, Path(str(aside) + suffix))
-                except OSError as exc:
-                    log.warning("cannot move %s aside: %s", companion, exc)
-        return aside
+    def _in_memory(self, message: str) -> sqlite3.Connection:
+        self.recovered_from = message
+        log.warning("%s", message)
+        self.path = MEMORY
+        if self._holder is not None:
+            self._holder.release()
+            self._holder = None
+        return connect(MEMORY, self.lock_timeout)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -212,6 +148,9 @@ class TrainingDataStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._holder is not None:
+                self._holder.release()
+                self._holder = None
 
     def __enter__(self) -> TrainingDataStore:
         return self
@@ -232,9 +171,62 @@ class TrainingDataStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
 
+    def _fetch(self, sql: str, params: Iterable = (), *, one: bool = False):
+        """Rows of a query; a query that fails outright is reported with what integrity_check finds."""
+        try:
+            cursor = self._execute(sql, params)
+            return cursor.fetchone() if one else cursor.fetchall()
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+            if not isinstance(cause, sqlite3.DatabaseError) or self._conn is None:
+                raise
+            try:
+                check = [r[0] for r in self._conn.execute("PRAGMA integrity_check(5)").fetchall()]
+            except sqlite3.Error as again:
+                check = [str(again)]
+            found = "ok" if check == ["ok"] else "; ".join(map(str, check))
+            raise StoreError(
+                f"{self.path}: cannot read the corrections ({cause}); integrity check: {found}"
+            ) from exc
+
+    def _records(self, rows) -> list[CorrectionRecord]:
+        """Rows as records; a damaged row is skipped, remembered and logged once, never fatal."""
+        records = []
+        for row in rows:
+            try:
+                records.append(row_to_record(row))
+            except DamagedRow as exc:
+                if row[0] not in self.damaged:
+                    self.damaged[row[0]] = str(exc)
+                    log.warning("%s: %s; skipped", self.path, exc)
+        if len(records) < len(rows):
+            log.warning("%s", self.damage_report())
+        return records
+
+    def damage_report(self) -> str | None:
+        """One line on the damaged rows skipped so far, or None."""
+        if not self.damaged:
+            return None
+        ids = ", ".join(str(i) for i in sorted(self.damaged)[:10]) + (" …" if len(self.damaged) > 10 else "")
+        return (
+            f"training database {self.path}: {len(self.damaged)} damaged corrections were skipped "
+            f"(rows {ids}); the others are used"
+        )
+
     def _transaction(self, work: Callable[[], object]):
         with self._lock:
-            self._execute("BEGIN IMMEDIATE")
+            for attempt in range(_LOCK_TRIES):
+                try:
+                    self._execute("BEGIN IMMEDIATE")
+                    break
+                except StoreError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
+                    if attempt + 1 == _LOCK_TRIES:
+                        raise StoreError(
+                            f"{self.path}: locked by another program for more than "
+                            f"{_LOCK_TRIES * self.lock_timeout:g} s; nothing was saved"
+                        ) from exc
             try:
                 result = work()
             except BaseException:
@@ -266,7 +258,7 @@ class TrainingDataStore:
             f"INSERT INTO corrections ({COLUMNS.removeprefix('id, ')}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
             (
-                record.texture_path,
+                path_value(record.texture_path),
                 record.texture_hash,
                 record.original_category,
                 record.corrected_category,
@@ -349,31 +341,31 @@ class TrainingDataStore:
     # -- reading -------------------------------------------------------------------------------
 
     def _get(self, correction_id: int) -> CorrectionRecord | None:
-        row = self._execute(f"SELECT {COLUMNS} FROM corrections WHERE id = ?", (correction_id,)).fetchone()
-        return row_to_record(row) if row else None
+        rows = self._fetch(f"SELECT {COLUMNS} FROM corrections WHERE id = ?", (correction_id,))
+        records = self._records(rows)
+        return records[0] if records else None
 
     def get(self, correction_id: int) -> CorrectionRecord | None:
         with self._lock:
             return self._get(correction_id)
 
     def find(self, texture_hash: str) -> CorrectionRecord | None:
-        """The current correction of a texture, if any."""
+        """The current correction of a texture, if any (a damaged one is no answer)."""
         with self._lock:
-            row = self._execute(
+            rows = self._fetch(
                 f"SELECT {COLUMNS} FROM corrections WHERE texture_hash = ? AND is_current = 1 "
                 "ORDER BY timestamp DESC, id DESC LIMIT 1",
                 (texture_hash,),
-            ).fetchone()
-        return row_to_record(row) if row else None
+            )
+            records = self._records(rows)
+        return records[0] if records else None
 
     def current(self, *, with_embeddings: bool = True) -> list[CorrectionRecord]:
         """The current correction of every corrected texture, oldest first."""
         columns = COLUMNS if with_embeddings else NO_EMBEDDING_COLUMNS
         with self._lock:
-            rows = self._execute(
-                f"SELECT {columns} FROM corrections WHERE is_current = 1 ORDER BY id"
-            ).fetchall()
-        return [row_to_record(r) for r in rows]
+            rows = self._fetch(f"SELECT {columns} FROM corrections WHERE is_current = 1 ORDER BY id")
+            return self._records(rows)
 
     def history(self, limit: int | None = None, *, with_embeddings: bool = False) -> list[CorrectionRecord]:
         """Every stored correction, newest first (including replaced ones)."""
@@ -384,32 +376,31 @@ class TrainingDataStore:
             sql += " LIMIT ?"
             params = (int(limit),)
         with self._lock:
-            rows = self._execute(sql, params).fetchall()
-        return [row_to_record(r) for r in rows]
+            return self._records(self._fetch(sql, params))
 
     def last_user_correction(self) -> CorrectionRecord | None:
         """The newest correction the user made here (imports excluded): what `undo` takes back."""
         with self._lock:
-            row = self._execute(
+            rows = self._fetch(
                 f"SELECT {NO_EMBEDDING_COLUMNS} FROM corrections WHERE origin = ? ORDER BY id DESC LIMIT 1",
                 (ORIGIN_USER,),
-            ).fetchone()
-        return row_to_record(row) if row else None
+            )
+            records = self._records(rows)
+        return records[0] if records else None
 
     def count(self, *, current_only: bool = True) -> int:
         where = " WHERE is_current = 1" if current_only else ""
         with self._lock:
-            return int(self._execute(f"SELECT COUNT(*) FROM corrections{where}").fetchone()[0])
+            return int(self._fetch(f"SELECT COUNT(*) FROM corrections{where}", one=True)[0])
 
     def confusion_counts(self) -> list[tuple[str | None, str, int]]:
         """(model's category, user's category, count) over current corrections, most frequent first."""
-        with self._lock:
-            rows = self._execute(
-                "SELECT original_category, corrected_category, COUNT(*) AS n FROM corrections "
-                "WHERE is_current = 1 GROUP BY original_category, corrected_category ORDER BY n DESC"
-            ).fetchall()
-        return [(r[0], r[1], int(r[2])) for r in rows]
+        # Counted from the rows as read, so damaged rows are left out here as everywhere.
+        pairs = Counter(
+            (r.original_category, r.corrected_category) for r in self.current(with_embeddings=False)
+        )
+        return [(original, corrected, n) for (original, corrected), n in pairs.most_common()]
 
     def schema_version(self) -> int:
         with self._lock:
-            return int(self._execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+            return int(self._fetch("SELECT MAX(version) FROM schema_version", one=True)[0])

@@ -32,6 +32,7 @@ from ai.online import secrets
 from ai.online.config import OnlineSettings
 from ai.online.providers import EncodedImage, LabelSet, get_provider
 from ai.online.rate_limit import RateLimiter
+from ai.online.redact import redact_answer, redact_message
 from ai.taxonomy import category_descriptions
 from ai.types import Classification
 from ai.types import top_k as rank_top_k
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 2  # re-sends after 429/503 with a Retry-After that fits in the time budget
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without Retry-After
 TRANSFER_THREADS = 4
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class _NotSent(OnlineError):
@@ -247,7 +249,9 @@ class OnlineModel:
                     if time.monotonic() > deadline:
                         raise OnlineError(f"no complete answer within {self.settings.timeout:g} s")
                     chunks.append(chunk)
-                return response.status_code, response.headers, b"".join(chunks)
+                # Before anything is parsed or cut: an echoed key must go whole, never in part.
+                content = redact_answer(b"".join(chunks).decode("utf-8", "surrogateescape"), self._key)
+                return response.status_code, response.headers, content.encode("utf-8", "surrogateescape")
         except httpx.TimeoutException:
             raise OnlineError(f"no answer within {self.settings.timeout:g} s") from None
         except httpx.HTTPError as exc:
@@ -258,6 +262,10 @@ class OnlineModel:
     ) -> Classification:
         index = {c: i for i, c in enumerate(categories)}
         loose = {text.strip().casefold(): cat for text, cat in labels.to_category.items()}
+        # Probabilities are float32: a score beyond its range (1e39) would become inf, then NaN.
+        bad = next((s for _, s in pairs if not (math.isfinite(s) and abs(s) <= _FLOAT32_MAX)), None)
+        if bad is not None:
+            raise OnlineError(f"the answer has a score that is not a finite number ({bad!r})")
         probs = np.zeros(len(categories), np.float32)
         known = unknown = 0
         for label, score in pairs:
@@ -291,7 +299,7 @@ class OnlineModel:
     # -- failures, pauses, stats ------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key and len(self._key) >= 4 else text
+        return redact_message(text, self._key)
 
     def _check_not_paused(self) -> None:
         with self._lock:

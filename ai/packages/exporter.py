@@ -6,8 +6,10 @@ Import order, so that a bad package never touches the installation:
 1. `read_package`: ZIP structure, member names, declared sizes and ratios, metadata schema and
    categories, all from memory; nothing is written.
 2. Stream the members (hard size cap, CRC checked) into a temp folder inside the models folder,
-   then check the extracted files again: size and sha256 of model.onnx, the model loads in
-   onnxruntime and runs, its output width equals the number of categories.
+   then check the extracted files again: size and sha256 of model.onnx, then the model is loaded
+   and run once in a child process under a time and memory limit (ai.packages.model_check), as
+   onnxruntime sees it and as classification loads it; its output width equals the number of
+   categories.
 3. `os.rename` the temp folder to `models/<name-slug>/<version>/` (same filesystem: atomic), and
    only then tell the registry, which may switch the active model for an upgrade.
 """
@@ -23,18 +25,15 @@ import shutil
 import tempfile
 import uuid
 import zipfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ai import __version__ as APP_VERSION
-from ai.errors import ModelError, PackageError
-from ai.inference import OnnxInferenceSession
+from ai.errors import PackageError
 from ai.packages.keys import KeyStore
-from ai.packages.registry import INSTALL_INFO, ModelRegistry
+from ai.packages.model_check import ModelFacts, check_model
+from ai.packages.registry import INSTALL_INFO, STAGING_PREFIX, ModelRegistry
 from ai.packages.schema import (
     CATEGORIES_MEMBER,
     DEFAULT_LIMITS,
@@ -57,21 +56,6 @@ from ai.packages.validation import PackageContents, open_archive, read_package, 
 
 log = logging.getLogger(__name__)
 
-# Same choice of score output as ai.offline_model.OfflineModel.
-SCORE_OUTPUTS = ("logits", "probabilities", "probs")
-DEFAULT_INPUT_SIZE = 224
-
-
-@dataclass
-class ModelFacts:
-    """What running the model once tells us."""
-
-    width: int
-    input_size: int
-    score_output: str
-    embedded_categories: list[str] | None
-    metadata: dict[str, str]
-
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -81,73 +65,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def inspect_model(model: Path, where: str | os.PathLike[str], label: str = MODEL_MEMBER) -> ModelFacts:
-    """Load `model` in onnxruntime, run it once on a blank image and read its output width.
-
-    Errors name the file `where` and call the model `label`.
-
-    Running once (rather than trusting the declared output shape) also covers symbolic widths
-    and models that load but cannot execute.
-    """
-    with open(model, "rb") as fh:
-        head = fh.read(2)
-    # Every ONNX serializer writes ir_version (field 1, varint) first: tag byte 0x08.
-    if not head or head[0] != 0x08:
-        hint = " (it looks like a ZIP/PyTorch checkpoint; export it to ONNX first)" if head == b"PK" else ""
-        raise fail(where, f"{label} is not an ONNX model{hint}")
-    try:
-        session = OnnxInferenceSession(model, num_threads=1)
-    except ModelError as exc:
-        reason = str(exc).replace(f"{model}: ", "").replace(str(model), label)
-        raise fail(where, f"{label} does not load in onnxruntime ({reason})") from exc
-    shape = session.input_shape
-    if len(shape) != 4:
-        raise fail(where, f"{label} takes input shaped {shape}; expected [batch, channels, height, width]")
-    input_size = _input_size(session.metadata, shape, where, label)
-    channels = shape[1] if isinstance(shape[1], int) and shape[1] > 0 else 3
-    try:
-        outputs = session.run(np.zeros((1, channels, input_size, input_size), np.float32))
-    except ModelError as exc:
-        raise fail(where, f"{label} fails on a {input_size}×{input_size} test image ({exc})") from exc
-    score_output = next((n for n in SCORE_OUTPUTS if n in outputs), session.output_names[0])
-    scores = np.asarray(outputs[score_output])
-    if scores.ndim != 2 or scores.shape[0] != 1:
+def _check_runtime(facts: ModelFacts, categories: list[str], where, label: str = MODEL_MEMBER) -> None:
+    """Classification loads the model with OfflineModel (metadata categories, preprocessing): it must work."""
+    if facts.runtime_error is not None:
+        raise fail(where, f"{label} cannot be used by Texture Sorter ({facts.runtime_error})")
+    if facts.runtime_categories != list(categories):
         raise fail(
-            where,
-            f"{label} output {score_output!r} has shape {list(scores.shape)}; expected [1, classes]",
+            where, f"{label} cannot be used by Texture Sorter (it reads other categories from its metadata)"
         )
-    return ModelFacts(
-        width=int(scores.shape[1]),
-        input_size=input_size,
-        score_output=score_output,
-        embedded_categories=_embedded_categories(session.metadata),
-        metadata=dict(session.metadata),
-    )
-
-
-def _input_size(metadata: dict[str, str], shape: list, where, label: str) -> int:
-    declared = None
-    with contextlib.suppress(ValueError, TypeError):
-        declared = json.loads(metadata.get("input_size", "null"))
-    if isinstance(declared, list) and declared:
-        declared = declared[-1]
-    static = shape[-1] if isinstance(shape[-1], int) and shape[-1] > 0 else None
-    if isinstance(declared, int) and declared > 0:
-        if static is not None and static != declared:
-            raise fail(
-                where,
-                f"{label} takes {static}-pixel input but its metadata says input_size {declared}",
-            )
-        return declared
-    return static or DEFAULT_INPUT_SIZE
-
-
-def _embedded_categories(metadata: dict[str, str]) -> list[str] | None:
-    try:
-        value = json.loads(metadata["categories"])
-    except (KeyError, ValueError, TypeError):
-        return None
-    return value if isinstance(value, list) else None
 
 
 def _check_categories(facts: ModelFacts, categories: list[str], where, label: str = MODEL_MEMBER) -> None:
@@ -206,7 +131,7 @@ class ModelExporter:
             raise PackageError(
                 f"{model_path}: {model_size} bytes; packages hold models up to {self.limits.max_model_bytes}"
             )
-        facts = inspect_model(model_path, model_path, label="the model")
+        facts = check_model(model_path, model_path, "the model", self.limits)
         if categories is None:
             categories = facts.embedded_categories
             if categories is None:
@@ -217,6 +142,7 @@ class ModelExporter:
         if problems := categories_problems(categories, self.limits):
             raise fail(model_path, "invalid categories", problems)
         _check_categories(facts, categories, model_path, label="the model")
+        _check_runtime(facts, categories, model_path, label="the model")
         metadata, problems = validate_metadata(
             {
                 "package_version": PACKAGE_VERSION,
@@ -337,6 +263,7 @@ class ModelImporter:
             contents = read_package(zf, path, self.limits)
             meta = contents.metadata
             slug, version = slugify(meta["name"]), meta["version"]
+            self._check_name_is_free(slug, meta["name"], path)
             dest = self.models_dir / slug / version
             if dest.exists() and not replace:
                 raise fail(
@@ -347,7 +274,10 @@ class ModelImporter:
                 raise fail(path, f"refusing to install outside {self.models_dir} ({dest})")
             created = [d for d in (self.models_dir, dest.parent) if not d.exists()]
             self.models_dir.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".import-", dir=self.models_dir))
+            self.registry.remove_stale_work()
+            # Named after this process, so that a later start can tell a killed import's folder
+            # from one another process is still filling.
+            staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=self.models_dir))
             installed = False
             try:
                 self._extract(zf, contents, staging)
@@ -376,6 +306,16 @@ class ModelImporter:
             "signature": signature,
             **change,
         }
+
+    def _check_name_is_free(self, slug: str, name: str, where: Path) -> None:
+        """A different display name that maps to an installed model's folder is another model, not a version."""
+        for record in self.registry.installed():
+            if record.slug == slug and record.name != name:
+                raise fail(
+                    where,
+                    f"another model, {record.name!r}, is installed as {slug}; {name!r} would share its folder "
+                    f"and pass for a version of it. Rename the package or remove {record.name!r} first",
+                )
 
     def _extract(self, zf: zipfile.ZipFile, contents: PackageContents, staging: Path) -> None:
         # Files are named by us, never by the archive: a member can only land on a known name.
@@ -410,13 +350,14 @@ class ModelImporter:
         categories = parse_json((staging / CATEGORIES_MEMBER).read_bytes(), CATEGORIES_MEMBER, where)
         if problems or on_disk != meta or categories != contents.categories:
             raise fail(where, "the extracted metadata differs from the archive's (disk or archive fault)")
-        facts = inspect_model(model, where)
+        facts = check_model(model, where, MODEL_MEMBER, self.limits)
         _check_categories(facts, contents.categories, where)
         if facts.input_size != meta["input_size"]:
             raise fail(
                 where,
                 f"{MODEL_MEMBER} takes {facts.input_size}-pixel input but {METADATA_MEMBER} says {meta['input_size']}",
             )
+        _check_runtime(facts, contents.categories, where)
 
     def _move_into_place(self, staging: Path, dest: Path, replace: bool, where: Path) -> bool:
         dest.parent.mkdir(exist_ok=True)

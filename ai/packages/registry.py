@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -33,6 +34,10 @@ from ai.taxonomy import default_categories
 
 log = logging.getLogger(__name__)
 
+# A killed import leaves its staging folder (.import-<pid>-…) in the models folder, and a killed
+# removal its .removing-… folder; they are removed at the next start once no live process owns them.
+STAGING_PREFIX = ".import-"
+_STALE_AFTER_S = 3600.0  # for names without a live owner to ask about (or whose pid may be reused)
 SETTINGS_FILE = "models.json"
 SETTINGS_SCHEMA_VERSION = 1
 INSTALL_INFO = "install.json"
@@ -211,13 +216,32 @@ class ModelRegistry:
         log.info("removed model %s", record.key)
         return record, new_active
 
+    def remove_stale_work(self) -> list[Path]:
+        """Remove the staging folders of imports (and removals) that were killed; returns them."""
+        root = self.models_dir
+        try:
+            entries = [p for p in root.iterdir() if p.name.startswith((STAGING_PREFIX, ".removing-"))]
+        except OSError:
+            return []  # no models folder yet
+        removed = []
+        for folder in entries:
+            if _owned_by_a_live_import(folder):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                log.info("removed %s, left by an import or removal that did not finish", folder)
+                removed.append(folder)
+        return removed
+
     def note_installed(self, slug: str, version: str, activate: bool = False) -> dict[str, Any]:
         """Called after an install: activate it if asked, or if it upgrades the active model."""
         current = self.active()
         upgraded_from = None
+        name = _read_installed(self.models_dir / slug / version).name
         if activate or (
             not current.builtin
             and current.slug == slug
+            and current.name == name  # the same folder name alone is not the same model
             and version_key(version) > version_key(current.version)
         ):
             if not current.builtin and current.slug == slug and current.version != version:
@@ -312,6 +336,27 @@ class ModelRegistry:
             raise
 
 
+def _owned_by_a_live_import(folder: Path) -> bool:
+    """Whether a staging folder may still be in use: its process (named in it) runs, or it is recent."""
+    try:
+        age = time.time() - folder.stat().st_mtime
+    except OSError:
+        return True  # already gone
+    pid_text = (
+        folder.name[len(STAGING_PREFIX) :].split("-", 1)[0] if folder.name.startswith(STAGING_PREFIX) else ""
+    )
+    if pid_text.isdigit() and os.name == "posix" and age < 24 * _STALE_AFTER_S:
+        try:
+            os.kill(int(pid_text), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # it exists, under another user
+        return True
+    # No owner to ask (Windows, where os.kill would end the process; an old-style name): by age.
+    return age < _STALE_AFTER_S
+
+
 def _read_installed(folder: Path) -> ModelRecord:
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))
@@ -375,5 +420,10 @@ def installed_label(path: str | os.PathLike[str]) -> str | None:
 
 
 def active_model_path() -> Path | None:
-    """The model the user chose (or the shipped default); None when neither is present."""
-    return ModelRegistry().active_model_path()
+    """The model the user chose (or the shipped default); None when neither is present.
+
+    Every start asks this first, so it also clears what killed imports left behind.
+    """
+    registry = ModelRegistry()
+    registry.remove_stale_work()
+    return registry.active_model_path()

@@ -82,6 +82,10 @@ class PackageLimits:
     max_ratio: float = 100.0
     ratio_min_bytes: int = 1 * MiB
     max_categories: int = 10_000
+    # The model is loaded and run once in a child process (ai.packages.model_check), stopped
+    # after this long and given this much memory plus four times the model's size.
+    check_seconds: float = 120.0
+    check_memory_bytes: int = 1024 * MiB
 
     def member_cap(self, name: str) -> int:
         return {

@@ -15,16 +15,28 @@ from ai.textures.base import (
     pick_mip_level,
     reduction_factor,
 )
-from ai.textures.loader import DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS, is_texture_path, load_texture
+from ai.textures.loader import (
+    DEFAULT_MAX_PIXELS,
+    SUPPORTED_EXTENSIONS,
+    is_texture_path,
+    load_texture,
+    load_texture_bytes,
+)
+from ai.textures.memory import DECODE_BUDGET, DEFAULT_MAX_DECODE_BYTES, DecodeBudget, decode_memory
 
 __all__ = [
+    "DECODE_BUDGET",
+    "DEFAULT_MAX_DECODE_BYTES",
+    "DecodeBudget",
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_EXTENSIONS",
     "DecodeRequest",
     "Texture",
     "TextureInfo",
+    "decode_memory",
     "is_texture_path",
     "load_texture",
+    "load_texture_bytes",
     "palette_lookup",
     "pick_mip_level",
     "reduction_factor",

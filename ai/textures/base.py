@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 import numpy as np
 from PIL import Image
 
 from ai.errors import TextureError
+from ai.textures.memory import DECODE_BUDGET, DEFAULT_MAX_DECODE_BYTES, MemoryHold
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,15 @@ class TextureInfo:
 
 @dataclass(frozen=True, eq=False)  # arrays do not compare to a single bool
 class Texture:
-    """Decoded pixels (HxWx4 uint8 RGBA, C-contiguous, read-only) and the file's TextureInfo."""
+    """Decoded pixels (HxWx4 uint8 RGBA, C-contiguous, read-only) and the file's TextureInfo.
+
+    pixel_hash, when asked for, is hashing.pixel_hash of the full first mip level, even when the
+    pixels returned are reduced.
+    """
 
     pixels: np.ndarray
     info: TextureInfo
+    pixel_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,25 @@ class DecodeRequest:
     file_size: int
     max_pixels: int
     min_size: int | None
+    max_bytes: int = DEFAULT_MAX_DECODE_BYTES
+    hash_pixels: bool = False  # the full first mip must be seen (hashed), even if reduced after
+    hold: MemoryHold = field(default_factory=lambda: MemoryHold(DECODE_BUDGET))
 
     def error(self, reason: str) -> TextureError:
         return TextureError(self.path, reason)
+
+    def reserve(self, nbytes: int) -> None:
+        """Before allocating: refuse a decode over the byte cap, else wait for its share of the budget.
+
+        Each decoder calls this once, with all it will hold at once (stored data, full-size
+        decode, the array returned); the loader releases it when the decode is done.
+        """
+        if nbytes > self.max_bytes:
+            raise self.error(
+                f"too much memory to decode: {nbytes / 1e6:,.0f} MB is over the limit of "
+                f"{self.max_bytes / 1e6:,.0f} MB"
+            )
+        self.hold.reserve(nbytes)
 
     def check_pixels(self, width: int, height: int) -> None:
         """Refuse a declared size over the pixel limit before anything is allocated for it."""

@@ -24,6 +24,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from ai.textures.bands import band_bytes, unpack_in_bands
 from ai.textures.base import DecodeRequest, Texture, TextureInfo, palette_lookup, pick_mip_level
 
 log = logging.getLogger(__name__)
@@ -468,9 +469,9 @@ def _level_span(header: _Header, level: int) -> tuple[int, int, int, int]:
 def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
     header = _parse_header(fp, req)
     layout = header.layout
-    level = (
-        0 if header.volume else pick_mip_level(header.width, header.height, header.mip_count, req.min_size)
-    )
+    # A pixel hash is of the top level, so a hashing decode does not pick a smaller mip.
+    wanted = None if req.hash_pixels else req.min_size
+    level = 0 if header.volume else pick_mip_level(header.width, header.height, header.mip_count, wanted)
     offset, size, w, h = _level_span(header, level)
     if level and offset + size > req.file_size:
         log.debug("%s: mip %d is incomplete, decoding the top level", req.path, level)
@@ -478,12 +479,17 @@ def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
     found = max(0, req.file_size - offset)
     if size > found:
         raise req.error(f"truncated DDS: expected {size:,} bytes of {layout.name} data, found {found:,}")
+    req.reserve(size + w * h * 4 * 2 + band_bytes(w, h))  # data, level, a reduced copy, a band's temporaries
     fp.seek(offset)
     data = fp.read(size)
     if len(data) < size:  # the file shrank while we read it
         raise req.error(f"truncated DDS: expected {size:,} bytes of {layout.name} data, found {len(data):,}")
     try:
-        pixels = layout.unpack(data, w, h)
+        # Whole block rows (BCn) or rows of texels; every per-texel layout has whole bytes per row.
+        unit, unit_bytes = (
+            (4, max(1, (w + 3) // 4) * layout.block) if layout.block else (1, w * layout.bits // 8)
+        )
+        pixels = unpack_in_bands(layout.unpack, data, w, h, unit, unit_bytes)
     except (ValueError, OSError) as exc:
         raise req.error(f"corrupt DDS {layout.name} data: {exc}") from exc
     has_alpha = layout.alpha and bool(pixels[..., 3].min() < 255)

@@ -14,3 +14,17 @@ def pixel_hash(rgba: np.ndarray) -> str:
     digest.update(repr(pixels.shape).encode())
     digest.update(pixels.data)
     return digest.hexdigest()
+
+
+class PixelHasher:
+    """pixel_hash of a picture fed in row bands, top to bottom, so that it never has to be whole."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self._digest = hashlib.blake2b(digest_size=16)
+        self._digest.update(repr(tuple(shape)).encode())
+
+    def update(self, rows: np.ndarray) -> None:
+        self._digest.update(np.ascontiguousarray(rows).data)
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()

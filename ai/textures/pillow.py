@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -9,7 +10,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import BmpImagePlugin, Image, ImageFile, JpegImagePlugin, PngImagePlugin, TgaImagePlugin
 
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, reduce_rgba, reduction_factor
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, reduction_factor
+from ai.textures.hashing import PixelHasher
 
 # Pillow's format plugins raise many exception types on hostile input; each means "cannot decode".
 # The bomb guards belong to Image.open, which we bypass; they stay listed in case a plugin adopts them.
@@ -29,13 +31,84 @@ _MODE_NAMES = {"1": "L1", "I;16": "L16", "I;16B": "L16", "I;16L": "L16", "I": "L
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 
 
-def _pillow_rgba(image: ImageFile.ImageFile | Image.Image) -> Image.Image:
-    if image.mode in _WIDE_MODES:
+# Pillow's own storage per pixel: 1 byte for L/P/1, 2 for I;16, 4 for everything else.
+def _stored_bytes(mode: str, width: int, height: int) -> int:
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    return width * height * per_pixel
+
+
+# The stored picture is converted (and reduced) in bands of rows of about this many pixels, so no
+# full-size RGBA copy exists unless full size is what the caller gets.
+_BAND_PIXELS = 1 << 22
+
+
+def _grey_words(grey: np.ndarray) -> np.ndarray:
+    """uint8 grey levels → opaque RGBA texels as little-endian 32-bit words."""
+    return grey.astype("<u4") * 0x010101 | 0xFF000000
+
+
+@functools.cache
+def _rgba_of_16bit() -> np.ndarray:
+    """Each 16-bit grey value → its opaque RGBA texel, grey = round(v / 257) (a 256 KB table)."""
+    return _grey_words(_wide_to_grey(np.arange(65536, dtype=np.int64)))
+
+
+def _wide_to_grey(values: np.ndarray) -> np.ndarray:
+    # round(v / 257) in integers: the same result as v / 257 + 0.5 in floats, for every value.
+    return np.clip((values.astype(np.int64) * 2 + 257) // 514, 0, 255).astype(np.uint8)
+
+
+def _band_rgba(band: Image.Image) -> np.ndarray:
+    """A band of the stored picture → HxWx4 uint8 RGBA."""
+    if band.mode in _WIDE_MODES:
         # 16-bit grey PNGs: Pillow's own conversion to 8 bits clips instead of scaling.
-        wide = np.asarray(image, dtype=np.float64)
-        scale = 1.0 if image.mode == "F" else 1.0 / 257.0
-        image = Image.fromarray(np.clip(wide * scale + 0.5, 0, 255).astype(np.uint8), "L")
-    return image if image.mode == "RGBA" else image.convert("RGBA")
+        wide = np.asarray(band)
+        if band.mode.startswith("I;16"):
+            words = _rgba_of_16bit()[wide]
+        elif band.mode == "F":
+            words = _grey_words(np.clip(wide + 0.5, 0, 255).astype(np.uint8))
+        else:
+            words = _grey_words(_wide_to_grey(wide))
+        return words.view(np.uint8).reshape(*wide.shape, 4)
+    return np.asarray(band if band.mode == "RGBA" else band.convert("RGBA"))
+
+
+def _reduce(band: np.ndarray, factor: int, opaque: bool) -> np.ndarray:
+    if not opaque:
+        return np.asarray(Image.fromarray(band, "RGBA").reduce(factor))
+    # Pillow premultiplies RGBA around a reduce, an identity when alpha is 255 everywhere: an
+    # opaque band reduces as RGBX, to the same values, without the two conversions.
+    h, w = band.shape[:2]
+    return np.asarray(Image.frombuffer("RGBX", (w, h), band, "raw", "RGBX", 0, 1).reduce(factor))
+
+
+def _convert(image: Image.Image, factor: int, opaque: bool, hasher: PixelHasher | None) -> np.ndarray:
+    """The loaded picture → RGBA reduced by `factor`, band by band (hashing each full-size band)."""
+    width, height = image.size
+    rows = _band_rows(width, height, factor)
+    if rows >= height:  # one band: the picture itself, converted and reduced by Pillow, no copies
+        wide = image.mode in _WIDE_MODES
+        rgba = _band_rgba(image) if wide else image if image.mode == "RGBA" else image.convert("RGBA")
+        if hasher is not None:
+            hasher.update(np.asarray(rgba))
+        if factor == 1:
+            return np.asarray(rgba)
+        return _reduce(rgba, factor, opaque) if wide else np.asarray(rgba.reduce(factor))
+    out = np.empty((-(-height // factor), -(-width // factor), 4), np.uint8)
+    # Bands are whole multiples of the factor, so each reduction box lies in one band and the
+    # result is the same as reducing the whole picture at once.
+    for top in range(0, height, rows):
+        band = _band_rgba(image.crop((0, top, width, min(height, top + rows))))
+        if hasher is not None:
+            hasher.update(band)
+        if factor > 1:
+            band = _reduce(np.ascontiguousarray(band), factor, opaque)
+        out[top // factor : top // factor + band.shape[0]] = band
+    return out
+
+
+def _band_rows(width: int, height: int, factor: int) -> int:
+    return min(height, max(factor, _BAND_PIXELS // max(width, 1) // factor * factor))
 
 
 @dataclass(frozen=True)
@@ -44,7 +117,9 @@ class PillowDecoder:
 
     Opening with the plugin class (what Image.open does after sniffing) keeps Pillow from trying other
     formats and leaves size policy to DecodeRequest.check_pixels: Pillow's MAX_IMAGE_PIXELS guard lives
-    in Image.open and is not involved, so one configurable limit applies to every format.
+    in Image.open and is not involved, so one configurable limit applies to every format. Pillow
+    holds the stored picture whole (PNG cannot be decoded in parts); the RGBA conversion and the
+    reduction run in bands, and the memory of all of it is reserved before the picture is loaded.
     """
 
     FORMAT: str
@@ -62,13 +137,16 @@ class PillowDecoder:
                 req.check_pixels(width, height)
                 mode = image.mode
                 maybe_alpha = "A" in image.getbands() or "transparency" in image.info
-                if req.min_size and self.FORMAT == "JPEG":
+                if req.min_size and not req.hash_pixels and self.FORMAT == "JPEG":
                     image.draft(None, (req.min_size, req.min_size))  # DCT scaling, never below the ask
+                w, h = image.size
+                factor = reduction_factor(w, h, req.min_size)
+                out_bytes = -(-w // factor) * -(-h // factor) * 4
+                band_bytes = _band_rows(w, h, factor) * w * 12  # a band: its crop, RGBA and array copies
+                req.reserve(_stored_bytes(image.mode, w, h) + out_bytes + band_bytes)
                 image.load()
-                pixels = np.asarray(_pillow_rgba(image))
-                factor = reduction_factor(pixels.shape[1], pixels.shape[0], req.min_size)
-                if factor > 1:
-                    pixels = reduce_rgba(pixels, factor)
+                hasher = PixelHasher((image.size[1], image.size[0], 4)) if req.hash_pixels else None
+                pixels = _convert(image, factor, not maybe_alpha, hasher)
         except _PILLOW_ERRORS as exc:
             message = str(exc) or type(exc).__name__
             if isinstance(exc, _BOMB_ERRORS):
@@ -78,7 +156,8 @@ class PillowDecoder:
         has_alpha = maybe_alpha and bool(pixels[..., 3].min() < 255)
         name = _MODE_NAMES.get(mode, f"{mode}8")
         bits = _MODE_BITS.get(mode, 16 if mode.startswith("I;16") else 32)
-        return Texture(pixels, TextureInfo(self.FORMAT, width, height, name, has_alpha, 1, bits))
+        info = TextureInfo(self.FORMAT, width, height, name, has_alpha, 1, bits)
+        return Texture(pixels, info, hasher.hexdigest() if hasher is not None else None)
 
 
 PILLOW_PNG = PillowDecoder("PNG", (".png",), (b"\x89PNG\r\n\x1a\n",), PngImagePlugin.PngImageFile)

@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ai.textures.base import DecodeRequest, Texture, TextureInfo, reduce_rgba, reduction_factor
+from ai.textures.hashing import PixelHasher
 from ai.textures.pillow import PILLOW_PNG
 
 try:
@@ -69,30 +70,44 @@ def _to_rgba(decoded: np.ndarray) -> np.ndarray:
     return rgba
 
 
+def _pillow(fp: BinaryIO, req: DecodeRequest) -> Texture:
+    fp.seek(0)
+    return PILLOW_PNG.decode(fp, req)
+
+
 def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
+    if req.file_size > req.max_bytes // 4:
+        return _pillow(fp, req)  # Pillow streams a file this large; libpng would want it whole
     data = fp.read()
     try:
         _, tag, width, height, depth, colour, _, _, interlace = _IHDR.unpack_from(data, len(_MAGIC))
     except struct.error:
         tag = b""
     if tag != b"IHDR" or colour not in _COLOUR_TYPES or depth == 16 or interlace:
-        # 16-bit, Adam7 (imagecodecs' libpng reads it but prints a warning on stderr) and malformed
+        # 16-bit, Adam7 (imagecodecs' libpng reads it but prints a warning on stdout) and malformed
         # headers: Pillow's handling and messages.
-        fp.seek(0)
-        return PILLOW_PNG.decode(fp, req)
+        return _pillow(fp, req)
     req.check_pixels(width, height)
+    factor = reduction_factor(width, height, req.min_size)
+    reduced = -(-width // factor) * -(-height // factor) * 4 if factor > 1 else 0
+    # At once: the file, libpng's output (up to 4 bytes a pixel), its RGBA expansion, the reduction.
+    req.reserve(len(data) + 8 * width * height + reduced)
     try:
         decoded = png_decode(data)
     except Exception:  # imagecodecs.PngError and friends: let Pillow decode it or name the reason
-        fp.seek(0)
-        return PILLOW_PNG.decode(fp, req)
-    if decoded.dtype != np.uint8 or decoded.shape[:2] != (height, width):
-        fp.seek(0)
-        return PILLOW_PNG.decode(fp, req)
+        decoded = None
+    if decoded is None or decoded.dtype != np.uint8 or decoded.shape[:2] != (height, width):
+        req.hold.release()
+        return _pillow(fp, req)
     pixels = _to_rgba(decoded)
-    factor = reduction_factor(width, height, req.min_size)
+    del decoded
+    digest = None
+    if req.hash_pixels:
+        hasher = PixelHasher(pixels.shape)
+        hasher.update(pixels)
+        digest = hasher.hexdigest()
     if factor > 1:
         pixels = reduce_rgba(pixels, factor)
     name, bits = ("L1", 1) if colour == 0 and depth == 1 else _COLOUR_TYPES[colour]
     has_alpha = bool(pixels[:, :, 3].min() < 255)
-    return Texture(pixels, TextureInfo(FORMAT, width, height, name, has_alpha, 1, bits))
+    return Texture(pixels, TextureInfo(FORMAT, width, height, name, has_alpha, 1, bits), digest)

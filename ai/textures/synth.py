@@ -9,6 +9,7 @@ pixels a decoder must produce from what they wrote: write_tim2() covers every TI
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "write_colour_squares",
     "write_dds",
     "write_png",
+    "write_png_bomb",
     "write_tga",
     "write_tim2",
 ]
@@ -114,6 +116,30 @@ def write_png(path: str | Path, rgba: np.ndarray, mode: str = "RGBA") -> np.ndar
     image = image.quantize(256) if mode == "P" else image.convert(mode)
     image.save(path, format="PNG")
     return np.asarray(image.convert("RGBA"))
+
+
+def write_png_bomb(path: str | Path, side: int = 8192) -> int:
+    """A side×side 16-bit grey PNG of one level: 130 KB on disk at 8192², 128 MiB once decoded.
+
+    A legitimate file (a flat height map), and the cheapest way to ask a decoder for the most
+    memory the pixel limit allows. Written row by row, so making it costs no such memory. Returns
+    the file size.
+    """
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = bytes(1 + side * 2)  # filter byte 0, then the row's 16-bit samples
+    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 16, 0, 0, 0, 0))
+        + chunk(b"IDAT", body)
+        + chunk(b"IEND", b"")
+    )
+    Path(path).write_bytes(data)
+    return len(data)
 
 
 def write_tga(path: str | Path, rgba: np.ndarray, mode: str = "RGBA", *, rle: bool = False) -> np.ndarray:

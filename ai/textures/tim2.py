@@ -103,6 +103,7 @@ def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
     if image_at + level_bytes > req.file_size:
         found = max(0, req.file_size - image_at)
         raise req.error(f"truncated TIM2: expected {level_bytes:,} bytes of image data, found {found:,}")
+    req.reserve(level_bytes + texels * (4 * 2 + 2) + 4096)  # data, indices, RGBA, a reduced copy
     data = np.frombuffer(_read_at(fp, image_at, level_bytes), np.uint8)
     if data.size < level_bytes:
         raise req.error("truncated TIM2: the file shrank while reading")

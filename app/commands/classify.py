@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 from app.argtypes import positive_int
 from app.context import create_manager
 from app.pipeline import DEFAULT_BATCH, classify_folder
+from app.results import json_text
 
 
 def register(subparsers) -> None:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                     errors += 1
                     print(f"error: {result.path}: {result.error}", file=sys.stderr)
                 if stream is not None:
-                    text = json.dumps(result.to_json(), ensure_ascii=False)
+                    text = json_text(result.to_json())
                     if args.json:
                         stream.write(("\n  " if first else ",\n  ") + text)
                     else:
@@ -86,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         elif stream is sys.stdout:
             stream.flush()
     elapsed = max(time.perf_counter() - started, 1e-9)
+    # A fallback to the pixel rules is the summary's news, not a detail in parentheses.
+    model = manager.rules_notice() or manager.describe()
     print(
-        f"{_count(files, 'file')}, {_count(errors, 'error')}, {files / elapsed:.1f} files/s ({manager.describe()})",
+        f"{_count(files, 'file')}, {_count(errors, 'error')}, {files / elapsed:.1f} files/s ({model})",
         file=sys.stderr if target == "-" else human,
     )
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,6 @@ import numpy as np
 
 from ai.errors import StoreError, TextureError
 from ai.learning.learner import CorrectionRecord, IncrementalLearner, LearnerSettings, TrainingDataStore
-from ai.textures.hashing import pixel_hash
 from ai.types import top_k
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -102,11 +102,31 @@ def _check_category(category: str, categories: list[str]) -> int | None:
     return _error(f"unknown category {category!r}; valid ids:\n  {listing}", EXIT_USAGE)
 
 
-def _learner() -> IncrementalLearner:
+def _learner(*, writes: bool = False) -> IncrementalLearner:
+    """The user's learner; StoreError when `writes` and the database cannot take them."""
     store = TrainingDataStore()
     if store.recovered_from:
         print(f"warning: {store.recovered_from}", file=sys.stderr)
-    return IncrementalLearner(store)
+    if writes and not store.persistent:  # kept in memory, a change would be gone at exit
+        store.close()
+        raise StoreError(f"not saved: {store.recovered_from}")
+    learner = IncrementalLearner(store)
+    if report := store.damage_report():
+        print(f"warning: {report}", file=sys.stderr)
+    return learner
+
+
+def _reports_store_errors(run):
+    """A command that fails with the database's reason (locked, damaged, not saved), exit status 1."""
+
+    @functools.wraps(run)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except StoreError as exc:
+            return _error(str(exc))
+
+    return wrapper
 
 
 def _guesses(predictions, n: int = 3) -> str:
@@ -116,6 +136,7 @@ def _guesses(predictions, n: int = 3) -> str:
 # -- correct -------------------------------------------------------------------------------------
 
 
+@_reports_store_errors
 def run_correct(args: argparse.Namespace) -> int:
     from ai.textures import load_texture
 
@@ -129,13 +150,15 @@ def run_correct(args: argparse.Namespace) -> int:
     if bad is not None:
         return bad
     try:
-        texture = load_texture(args.file)
+        # Decoded as the pipeline decodes (reduced for the model, hashed whole while decoding), so
+        # the correction carries the hash and the embedding a later classification sees.
+        texture = load_texture(args.file, min_size=manager.input_size, pixel_hash=True)
     except TextureError as exc:
         return _error(str(exc))
     result = manager.predict(texture.pixels, top_k=5)
-    learner = _learner()
+    learner = _learner(writes=True)
     learner.set_model(manager.model_id, None, categories)
-    digest = pixel_hash(texture.pixels)
+    digest = texture.pixel_hash
     embedding = None if result.embedding is None else result.embedding[None]
 
     def learner_view():
@@ -171,6 +194,7 @@ def run_correct(args: argparse.Namespace) -> int:
 # -- learn ---------------------------------------------------------------------------------------
 
 
+@_reports_store_errors
 def run_stats(args: argparse.Namespace) -> int:
     learner = _learner()
     stats = learner.category_statistics()
@@ -195,6 +219,7 @@ def run_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_reports_store_errors
 def run_export(args: argparse.Namespace) -> int:
     try:
         count = _learner().export_history(args.path)
@@ -204,11 +229,12 @@ def run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_reports_store_errors
 def run_import(args: argparse.Namespace) -> int:
     if not Path(args.path).is_file():
         return _error(f"{args.path}: file not found", EXIT_USAGE)
     try:
-        result = _learner().import_history(args.path)
+        result = _learner(writes=True).import_history(args.path)
     except StoreError as exc:
         return _error(str(exc))
     print(
@@ -220,6 +246,7 @@ def run_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_reports_store_errors
 def run_list(args: argparse.Namespace) -> int:
     import time
 
@@ -240,8 +267,9 @@ def _describe_removal(learner: IncrementalLearner, removed: CorrectionRecord) ->
     )
 
 
+@_reports_store_errors
 def run_undo(args: argparse.Namespace) -> int:
-    learner = _learner()
+    learner = _learner(writes=True)
     removed = learner.undo_last_correction()
     if removed is None:
         print("nothing to undo")
@@ -250,8 +278,9 @@ def run_undo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_reports_store_errors
 def run_remove(args: argparse.Namespace) -> int:
-    learner = _learner()
+    learner = _learner(writes=True)
     removed = learner.remove_correction(args.id)
     if removed is None:
         return _error(f"no correction #{args.id}", EXIT_USAGE)
@@ -259,11 +288,12 @@ def run_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_reports_store_errors
 def run_edit(args: argparse.Namespace) -> int:
     bad = _check_category(args.category, _manager(args.model).categories)
     if bad is not None:
         return bad
-    updated = _learner().edit_correction(args.id, args.category)
+    updated = _learner(writes=True).edit_correction(args.id, args.category)
     if updated is None:
         return _error(f"no correction #{args.id}", EXIT_USAGE)
     print(f"correction #{updated.id} ({updated.texture_path}) is now {updated.corrected_category}")

@@ -25,7 +25,7 @@ from ai.errors import OnlineError, TextureSorterError
 from ai.online import secrets
 from ai.online.config import IMAGE_FORMATS, OnlineSettings, load_settings, save_settings, settings_path
 from ai.online.providers import get_provider, provider_names
-from app.argtypes import non_negative, positive_int
+from app.argtypes import non_negative, positive_float, positive_int
 
 TOKEN_ENV = "TEXTURE_SORTER_SERVE_TOKEN"
 READY_PREFIX = "texture-sorter serve: listening on "
@@ -58,6 +58,13 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--max-request-mb", type=non_negative, default=8.0, metavar="MB", help="request body limit"
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=positive_float,
+        default=30.0,
+        metavar="S",
+        help="answer 408/503 when a request is not done within S seconds (default 30)",
     )
     p.add_argument(
         "--threads", type=positive_int, metavar="N", help="onnxruntime threads per batch worker (default 1)"
@@ -166,6 +173,7 @@ def run_serve(args: argparse.Namespace) -> int:
         batch_wait_ms=args.batch_wait_ms,
         batch_workers=args.batch_workers,
         max_request_bytes=int(args.max_request_mb * (1 << 20)),
+        request_timeout_s=args.request_timeout,
     )
     try:
         sock = bind_socket(args.host, args.port)
@@ -386,13 +394,8 @@ def _test_image(path: str | None) -> np.ndarray:
         yy, xx = np.mgrid[0:128, 0:128]
         rgb = np.stack([xx * 2, yy * 2, np.full_like(xx, 255)], -1).astype(np.uint8)  # normal-map-like
         return np.dstack([rgb, np.full((128, 128), 255, np.uint8)])
-    try:
-        from ai.textures import load_texture
-    except ImportError:  # the texture decoders are not in this build: Pillow formats only
-        from PIL import Image
+    from ai.textures import load_texture
 
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGBA"))
     return load_texture(path).pixels
 
 

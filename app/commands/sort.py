@@ -192,7 +192,7 @@ def _classify(args, source: str, out: str):
     finally:
         bar.close()
     errors = sum(1 for r in results if r.error)
-    print(f"classified {len(results) - errors} textures with {manager.describe()}"
+    print(f"classified {len(results) - errors} textures with {manager.rules_notice() or manager.describe()}"
           + (f"; {errors} could not be read" if errors else ""))  # fmt: skip
     return results
 

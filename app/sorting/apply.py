@@ -18,7 +18,14 @@ import time
 from collections.abc import Iterable, Iterator
 
 from ai.errors import SortError
-from app.sorting.journal import Journal, SortLock, create_sort_files, unfinished_sorts
+from app.sorting.journal import (
+    Journal,
+    SortLock,
+    create_sort_files,
+    make_reserve,
+    undo_reserve_bytes,
+    unfinished_sorts,
+)
 from app.sorting.ops import Operator, OpFailed, describe
 from app.sorting.outcomes import FileOutcome, OutcomeStream, ProgressCallback, SortSummary, run_to_summary
 from app.sorting.plan import SortPlan
@@ -50,6 +57,7 @@ def iter_apply(plan: SortPlan, *, cancel: threading.Event | None = None) -> Outc
             try:
                 sort_id, plan_path, journal_path = create_sort_files(plan)
                 journal = Journal(journal_path)
+                make_reserve(journal_path, undo_reserve_bytes(plan))  # an undo must work on a full disk
             except OSError as exc:
                 raise SortError(f"{out}: cannot write the sort journal: {describe(exc)}") from exc
             handle.sort_id = sort_id

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ai.errors import TextureError
-from ai.textures import load_texture
+from ai.textures import decode_memory, load_texture
 from ai.textures.hashing import pixel_hash
 from ai.textures.phash import FLAT_HASH, as_hash_array, pairs_within, perceptual_hash
 from app.results import FileResult
@@ -188,11 +188,12 @@ def fill_missing_hashes(
 
     def hash_file(path: str) -> tuple[str, tuple[str | None, int | None]]:
         try:
-            pixels = load_texture(path).pixels
+            with decode_memory() as hold:  # the full picture is needed: reserved until hashed
+                pixels = load_texture(path, hold=hold).pixels
+                return path, (pixel_hash(pixels), perceptual_hash(pixels))
         except (TextureError, OSError) as exc:
             log.warning("%s: not checked for duplicates: %s", path, getattr(exc, "reason", exc))
             return path, (None, None)
-        return path, (pixel_hash(pixels), perceptual_hash(pixels))
 
     todo = [r.path for r in results if lacks_hashes(r, dedupe) and r.path not in known]
     if todo:

@@ -97,6 +97,9 @@ def link_noreplace(src: str, dst: str) -> bool:
     except FileExistsError:
         raise
     except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EROFS):
+            # os.link names the source, but what refused is the folder the new name goes into.
+            raise OSError(exc.errno, exc.strerror, os.path.dirname(dst) or os.curdir) from exc
         if exc.errno not in _NO_HARDLINKS:
             raise
     rename_noreplace(src, dst)

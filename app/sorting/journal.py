@@ -15,11 +15,17 @@ program died, and what an undo must reverse. Record types:
     mkdir       path: a folder this sort created (removed by undo when empty)
     end         status: complete | cancelled | interrupted
     undo-begin / undo-end   an undo (or roll back) of this sort
+
+Next to the journal, `<sort id>.reserve` holds the bytes an undo of the sort may append: made
+when the sort starts and given up only by an undo or roll back that finds the disk full (often
+filled by the sort itself), so that reversing a sort never fails for want of journal space. The
+undo's records fit in what was reserved; the reserve goes when the undo ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -36,7 +42,14 @@ log = logging.getLogger(__name__)
 JOURNAL_VERSION = 1
 _JOURNAL_SUFFIX = ".journal.jsonl"
 _PLAN_SUFFIX = ".plan.json"
+_RESERVE_SUFFIX = ".reserve"
 LOCK_NAME = "lock"
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+# Per file, an undo writes at most an intent, a copied and a done record, each naming the two
+# paths (and a temporary next to one of them), plus ids, hashes and sizes.
+_UNDO_BYTES_FIXED = 4096
+_UNDO_BYTES_PER_FILE = 400
+_CLASH_ROOM = 24  # a destination that moved on to a _clash-N folder is a little longer
 
 
 def state_dir(out_dir: str) -> str:
@@ -50,11 +63,54 @@ def new_sort_id() -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
-class Journal:
-    """Appends records to a journal file; `sync=True` makes them durable before returning."""
+def reserve_path(journal_path: str) -> str:
+    return (
+        journal_path[: -len(_JOURNAL_SUFFIX)] + _RESERVE_SUFFIX
+        if journal_path.endswith(_JOURNAL_SUFFIX)
+        else journal_path + _RESERVE_SUFFIX
+    )
 
-    def __init__(self, path: str):
+
+def undo_reserve_bytes(plan: SortPlan) -> int:
+    """What an undo or roll back of `plan` may append to its journal, at most."""
+    paths = sum(len(json.dumps(e.source)) + len(json.dumps(e.dest)) + _CLASH_ROOM for e in plan.entries)
+    return _UNDO_BYTES_FIXED + 3 * paths + _UNDO_BYTES_PER_FILE * len(plan.entries)
+
+
+def make_reserve(journal_path: str, nbytes: int) -> bool:
+    """Set aside `nbytes` of disk next to the journal for its undo; False (and a warning) if there is no room."""
+    path = reserve_path(journal_path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, nbytes)
+            else:  # real zeros: the blocks are the file's until it is deleted
+                for start in range(0, nbytes, 1 << 20):
+                    os.write(fd, bytes(min(1 << 20, nbytes - start)))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        log.warning(
+            "%s: cannot set aside %d bytes for undoing this sort on a full disk: %s", path, nbytes, exc
+        )
+        return False
+    return True
+
+
+class Journal:
+    """Appends records to a journal file; `sync=True` makes them durable before returning.
+
+    An undo's journal (`use_reserve`) gives up the sort's reserve when the disk is full and
+    writes on into the space it frees.
+    """
+
+    def __init__(self, path: str, *, use_reserve: bool = False):
         self.path = path
+        self.use_reserve = use_reserve
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
         self._fd = os.open(path, flags, 0o644)
 
@@ -63,13 +119,41 @@ class Journal:
         # reader after a kill (a power cut can still tear the last line; the reader skips it).
         data = (json.dumps(record, separators=(",", ":")) + "\n").encode("ascii")
         try:
-            written = os.write(self._fd, data)
-            if written != len(data):
-                raise OSError(f"short write ({written} of {len(data)} bytes)")
+            while data:
+                try:
+                    written = os.write(self._fd, data)
+                except OSError as exc:
+                    if exc.errno in _DISK_FULL and self._give_up_reserve():
+                        continue  # the rest of this record goes into the space just freed
+                    raise
+                data = data[written:]
             if sync:
-                os.fsync(self._fd)
+                self._fsync()
         except OSError as exc:
             raise SortError(f"{self.path}: cannot write the sort journal: {exc}") from exc
+
+    def _fsync(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL or not self._give_up_reserve():
+                raise
+            os.fsync(self._fd)
+
+    def _give_up_reserve(self) -> bool:
+        if not self.use_reserve:
+            return False
+        try:
+            os.unlink(reserve_path(self.path))
+        except OSError:
+            return False  # none left (or never made): the disk full error stands
+        log.info("%s: the disk is full; using the space reserved for this undo", self.path)
+        return True
+
+    def drop_reserve(self) -> None:
+        """The sort is undone: its reserve is no longer needed."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(reserve_path(self.path))
 
     def sync(self) -> None:
         os.fsync(self._fd)

@@ -23,12 +23,13 @@ log = logging.getLogger(__name__)
 def iter_resume(out_dir: str, *, cancel: threading.Event | None = None) -> OutcomeStream:
     """Finish every interrupted sort (or undo) in OUT: repair the operation that was cut off, then
     carry on with the files not yet done. Yields the outcomes of this run."""
+
     def body(handle: OutcomeStream) -> Iterator[FileOutcome]:
         out = os.path.realpath(out_dir)
         with SortLock(out):
             for state in unfinished_sorts(out):
                 handle.sort_id = state.sort_id
-                journal = Journal(state.journal_path)
+                journal = Journal(state.journal_path, use_reserve=state.undo_begin is not None)
                 try:
                     if state.undo_begin is not None:
                         log.info("finishing the interrupted undo of sort %s", state.sort_id)

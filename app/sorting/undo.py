@@ -44,7 +44,7 @@ def iter_undo(out_dir: str) -> OutcomeStream:
             if state is None:
                 raise SortError(f"{out}: no sort to undo here")
             handle.sort_id = state.sort_id
-            journal = Journal(state.journal_path)
+            journal = Journal(state.journal_path, use_reserve=True)
             try:
                 journal.append({"t": "undo-begin", "kind": "undo", "time": time.time()}, sync=True)
                 yield from undo_steps(journal, read_journal(state.journal_path))
@@ -69,7 +69,7 @@ def iter_rollback(out_dir: str) -> OutcomeStream:
         with SortLock(out):
             for state in unfinished_sorts(out):
                 handle.sort_id = state.sort_id
-                journal = Journal(state.journal_path)
+                journal = Journal(state.journal_path, use_reserve=True)
                 try:
                     if state.undo_begin is None:
                         operator = Operator(journal, "s", tmp_tag(state.sort_id), record_mkdirs=True)
@@ -109,7 +109,9 @@ def undo_steps(journal: Journal, state: SortState) -> Iterator[FileOutcome]:
     done = 0
     for i, record in todo:
         done += 1
-        if state.outcome("u", i) is not None:
+        # "abandon": the step was cut off before it changed anything (settled above), so it is
+        # still to do; skipping it would leave that file in OUT with its undo recorded as ended.
+        if state.outcome("u", i) not in (None, "abandon"):
             continue
         outcome = _undo_one(operator, i, record)
         yield FileOutcome(
@@ -117,6 +119,7 @@ def undo_steps(journal: Journal, state: SortState) -> Iterator[FileOutcome]:
         )
     _remove_created_folders(state.mkdirs)
     journal.append({"t": "undo-end", "time": time.time()}, sync=True)
+    journal.drop_reserve()
     log.info("undo of sort %s finished", state.sort_id)
 
 

@@ -24,7 +24,7 @@ from PySide6.QtGui import QImage
 
 from ai.errors import TextureError
 from ai.paths import user_cache_dir
-from ai.textures import load_texture
+from ai.textures import decode_memory, load_texture
 from ai.textures.alpha import alpha_usage
 from app.ui.channels import to_view_image
 
@@ -35,13 +35,13 @@ MAX_PENDING = 400
 
 def make_thumbnail(path: str, size: int) -> np.ndarray:
     """RGBA uint8 image of `path` fitting in size×size (never enlarged); TextureError/OSError on failure."""
-    texture = load_texture(path, min_size=size)
-    pixels = texture.pixels
-    if max(pixels.shape[:2]) <= size:
-        return np.ascontiguousarray(pixels)
-    image = Image.fromarray(pixels, "RGBA")
-    image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    return np.ascontiguousarray(np.asarray(image))
+    with decode_memory() as hold:  # a DDS without mips arrives whole: reserved until shrunk
+        pixels = load_texture(path, min_size=size, hold=hold).pixels
+        if max(pixels.shape[:2]) <= size:
+            return np.ascontiguousarray(pixels)
+        image = Image.fromarray(pixels, "RGBA")
+        image.thumbnail((size, size), Image.Resampling.BILINEAR)
+        return np.ascontiguousarray(np.asarray(image))
 
 
 def to_qimage(pixels: np.ndarray, view: str = "rgba") -> QImage:
@@ -64,10 +64,12 @@ class _DiskCache:
     def get(self, path: str, st: os.stat_result) -> np.ndarray | None:
         file = self._file(path, st)
         try:
-            with Image.open(file) as image:
-                return np.ascontiguousarray(np.asarray(image.convert("RGBA")))
-        except (OSError, ValueError):
+            # The texture decoders, not Pillow's open-anything: the cache folder is only as
+            # trustworthy as the user's disk, and some Pillow formats run external programs.
+            pixels = load_texture(file).pixels
+        except TextureError:
             return None
+        return np.ascontiguousarray(pixels)
 
     def put(self, path: str, st: os.stat_result, pixels: np.ndarray) -> None:
         file = self._file(path, st)

@@ -194,10 +194,10 @@ class MainWindow(WindowMenus, WindowAnswers, QMainWindow):
         self._update_actions()
 
     def _note_startup_problems(self) -> None:
-        learner = self.session.manager.learner
-        recovered = getattr(getattr(learner, "store", None), "recovered_from", None)
-        if recovered:
-            self.errors.add("Corrections database", recovered)
+        store = getattr(self.session.manager.learner, "store", None)
+        for problem in (getattr(store, "recovered_from", None), store and store.damage_report()):
+            if problem:
+                self.errors.add("Corrections database", problem)
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -265,6 +265,8 @@ class MainWindow(WindowMenus, WindowAnswers, QMainWindow):
         text = f"{done} {summary.files - summary.errors:,} textures in {summary.seconds:.1f} s"
         if summary.errors:
             text += f"; {summary.errors:,} could not be read"
+        if self.session.manager.offline_model is None:
+            text += " — with the pixel rules only: no model could be loaded"
         self.status.say(text)  # the uncertain count is the status bar's live one, beside the sidebar's
         self._update_actions()
         self.browser.refresh_detail()
@@ -291,9 +293,7 @@ class MainWindow(WindowMenus, WindowAnswers, QMainWindow):
         online = manager.online_model
         if online is not None:
             text += " + online"
-        self.status.set_model(f"Model: {text}", manager.offline_error or "")
-        if manager.offline_error and manager.offline_model is None:
-            self.status.say(f"No model could be loaded ({manager.offline_error}); the pixel rules classify.")
+        self.status.set_model(f"Model: {text}", manager.offline_error or "", manager.rules_notice())
         self.training_tab.refresh_corrections()
         self._update_actions()
         self.browser.refresh_detail()

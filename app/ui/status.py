@@ -138,6 +138,11 @@ class StatusPanel(QStatusBar):
         self.counts.setText(" · ".join(parts))
         self.counts.setVisible(bool(parts))
 
-    def set_model(self, text: str, tooltip: str = "") -> None:
+    def set_model(self, text: str, tooltip: str = "", rules_notice: str | None = None) -> None:
+        """The model in use; `rules_notice` (the pixel rules stand in for it) is shown in red and said."""
+        if rules_notice is not None:
+            text, tooltip = "⚠ Model: pixel rules only", rules_notice
+            self.say(f"{rules_notice[0].upper()}{rules_notice[1:]}.")
         self.model_label.setText(text)
         self.model_label.setToolTip(tooltip)
+        self.model_label.setStyleSheet("color: #b3261e; font-weight: bold;" if rules_notice else "")

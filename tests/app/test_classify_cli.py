@@ -147,3 +147,22 @@ def test_a_correction_from_the_cli_changes_the_next_classify(tmp_path, tiny_mode
     assert main(["classify", str(folder), "--json", "-", "--model", str(tiny_model), "--no-learn"]) == 0
     plain = {os.path.basename(r["path"]): r for r in json.loads(capsys.readouterr().out)}
     assert plain["t1.png"]["predictions"][0]["category"] == before
+
+
+def test_a_fallback_to_the_pixel_rules_is_said_in_the_summary(tmp_path, tiny_model, capsys):
+    # The active model is installed, then damaged on disk: the app falls back to the pixel rules,
+    # and every summary says so, not only the log.
+    from ai.packages.exporter import ModelExporter, ModelImporter
+
+    package = tmp_path / "mine.ps2model"
+    ModelExporter().export_model(tiny_model, package, "Mine", "1.0")
+    installed = ModelImporter().import_model(package, activate=True)
+    installed["model_path"].write_bytes(b"damaged after install")
+    (tmp_path / "in").mkdir()
+    folder = make_folder(tmp_path / "in")
+    assert main(["classify", str(folder), "--json", str(tmp_path / "out.json")]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "pixel rules only" in summary and "model.onnx" in summary, summary
+    assert main(["sort", str(folder), "--out", str(tmp_path / "sorted"), "--dry-run"]) == 0
+    said = capsys.readouterr().out
+    assert "pixel rules only" in said and "model.onnx" in said, said

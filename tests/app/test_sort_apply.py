@@ -219,6 +219,26 @@ def test_a_crashed_sort_blocks_new_sorts_until_resumed_or_rolled_back(tmp_path):
     assert _snapshot(src) == {} and len(_snapshot(out)) == 4
 
 
+@pytest.mark.parametrize("finish", [resume_sort, rollback_sort])
+def test_an_undo_killed_between_its_intent_and_the_move_is_finished_not_abandoned(tmp_path, monkeypatch, finish):
+    src, out, paths = _setup(tmp_path, 3)
+    before = _snapshot(src)
+    apply_plan(build_plan(_results(paths), out, source_root=src, mode="move"))
+    from app.sorting import fileops
+
+    def killed(*_args):  # the process dies right after the undo journaled its first intent
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fileops, "link_noreplace", killed)
+        with pytest.raises(KeyboardInterrupt):
+            undo_last_sort(str(out))
+    assert [r["t"] for r in iter_records(list_sorts(str(out))[0].journal_path)][-2:] == ["undo-begin", "intent"]
+    assert finish(str(out)).counts == {"restored": 3}  # the interrupted step too, not only the rest
+    assert _snapshot(src) == before and _snapshot(out) == {}
+    assert not unfinished_sorts(str(out))
+
+
 def test_cancel_stops_between_files_and_the_partial_sort_can_be_undone(tmp_path):
     src, out, paths = _setup(tmp_path, 6)
     before = _snapshot(src)
@@ -397,6 +417,19 @@ def test_a_destination_without_write_permission_fails_those_files_cleanly(open_t
     assert set(result["problems"].values()) == {f"permission denied: {out / 'ui'}"}, "names the folder"
     assert sorted(p.name for p in out.rglob("*.png")) == ["t2.png", "t3.png"]
     _no_partials(out)
+
+
+@pytest.mark.skipif(not POSIX, reason="POSIX permissions")
+def test_a_move_into_a_folder_without_write_permission_names_that_folder(open_tmp):
+    src, out = open_tmp / "src", open_tmp / "out"
+    paths = [_png(src / f"t{i}.png", i) for i in range(2)]
+    plan = build_plan(_results(paths), out, source_root=src, mode="move")
+    (out / "ui" / "hud").mkdir(parents=True)
+    (out / "ui" / "hud").chmod(0o555)
+    result = _run_child(plan, open_tmp)
+    assert result["counts"] == {"error": 2}
+    assert set(result["problems"].values()) == {f"permission denied: {out / 'ui' / 'hud'}"}, "not the source"
+    assert all(p.exists() for p in paths)
 
 
 @pytest.mark.skipif(not POSIX, reason="needs RLIMIT_FSIZE")

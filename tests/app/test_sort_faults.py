@@ -1,5 +1,7 @@
 """Fault injection: a move sort of 500 files is SIGKILLed at random points; resume and roll back
-must each leave every file byte-identical at exactly one place, with no partial file left over."""
+must each leave every file byte-identical at exactly one place, with no partial file left over.
+The undo of a finished sort is killed the same way: resume (or roll back) must bring every file
+back to its source; none may be stranded in OUT."""
 
 from __future__ import annotations
 
@@ -110,17 +112,23 @@ def _inventory(*roots: Path) -> tuple[dict[bytes, list[str]], list[str]]:
 
 
 # A long-lived helper that has imported the sort code once and forks one child per run, so each
-# killed sort starts in milliseconds. The child runs the real apply_plan on the saved plan.
+# killed sort starts in milliseconds. The child runs the real apply_plan on the saved plan, or
+# the real undo of the newest sort in an output folder ("undo OUT").
 _ZYGOTE = r"""
 import os, sys
 sys.path.insert(0, sys.argv[1])
 from app.sorting.apply import apply_plan
 from app.sorting.plan import SortPlan
+from app.sorting.undo import undo_last_sort
 for line in sys.stdin:
     pid = os.fork()
     if pid == 0:
         try:
-            apply_plan(SortPlan.load(line.strip()))
+            command, _, path = line.strip().partition(" ")
+            if command == "undo":
+                undo_last_sort(path)
+            else:
+                apply_plan(SortPlan.load(path))
         finally:
             os._exit(0)
     print(pid, flush=True)
@@ -141,9 +149,10 @@ class Zygote:
             env=env,
         )
 
-    def kill_at(self, plan_path: Path, journal_dir: Path, stop_after_lines: int) -> int:
-        """Run the sort in a fresh child; SIGKILL it once its journal has `stop_after_lines` lines."""
-        self.proc.stdin.write(f"{plan_path}\n")
+    def kill_at(self, plan_path: Path, journal_dir: Path, stop_after_lines: int, command: str = "apply") -> int:
+        """Run the sort (or `command` "undo" of OUT at `plan_path`) in a fresh child; SIGKILL it once
+        its journal has `stop_after_lines` lines."""
+        self.proc.stdin.write(f"{command} {plan_path}\n")
         self.proc.stdin.flush()
         pid = int(self.proc.stdout.readline())
         lines = 0
@@ -318,3 +327,75 @@ def test_move_sort_killed_at_random_points_resumes_and_rolls_back_without_loss(t
         n for where, n in cuts.items() if where not in ("before the sort began", "after the sort finished")
     )
     assert mid_sort >= 25
+
+
+UNDO_RUNS = 36
+
+
+def _undo_cut(out: Path) -> str:
+    (state,) = list_sorts(str(out))
+    if state.undo_begin is None:
+        return "before the undo began"
+    if state.undo_end is not None:
+        return "after the undo finished"
+    flights = state.in_flight("u")
+    if not flights:
+        return "between files"
+    _, op = flights[0]
+    src, dst = op.intent["src"], op.intent.get("dst")
+    if os.path.lexists(src) and dst and os.path.lexists(dst):
+        return "file with two names (link made, OUT's name not yet unlinked)"
+    return "restored, not yet journaled" if dst and os.path.lexists(dst) else "undo intent journaled, nothing done"
+
+
+def _stranded(where: dict[bytes, list[str]], files: dict[str, bytes], src: Path) -> list[str]:
+    """Files that are not back at their source exactly once: left in OUT, lost or duplicated."""
+    return [rel for rel, data in files.items() if where.get(data) != [str(src / rel)]]
+
+
+def test_undo_killed_at_random_points_is_finished_by_resume_or_rollback(tmp_path, zygote, capsys):
+    rng = random.Random(99)
+    shm = _fast_scratch()
+    base = shm / f"texture-sorter-undo-faults-{os.getpid()}" if shm else tmp_path / "undo"
+    pristine, src, out = base / "pristine", base / "src", base / "out"
+    sorted_src, sorted_out, saved_src, saved_out = (base / n for n in ("s-src", "s-out", "k-src", "k-out"))
+    cuts, stranded, runs = Counter(), 0, 0
+    try:
+        files = _make_pristine(pristine, rng)
+        _clone((pristine, src))
+        plan = build_plan(_results(src, rng), out, source_root=src, mode="move", min_confidence=0.2)
+        apply_plan(plan)
+        _clone((src, sorted_src), (out, sorted_out))  # the finished sort every run starts from
+        journal = next((out / STATE_DIR_NAME).glob("*.journal.jsonl"))
+        before = journal.read_bytes().count(b"\n")
+        undo_last_sort(str(out))  # calibration: how long the undo's journal gets
+        after = journal.read_bytes().count(b"\n")
+        for _ in range(UNDO_RUNS):
+            for path in (src, out, saved_src, saved_out):
+                _reset(path)
+            _clone((sorted_src, src), (sorted_out, out))
+            # Aimed just after an intent line (undo-begin, then intent + done per file): the undo
+            # step between its intent and the move is the state that used to strand files.
+            target = before + 2 + 2 * rng.randrange((after - before - 2) // 2)
+            zygote.kill_at(out, out / STATE_DIR_NAME, target, command="undo")
+            cuts[_undo_cut(out)] += 1
+            _clone((src, saved_src), (out, saved_out))
+            for finish in (resume_sort, rollback_sort):  # each from the same killed state
+                if finish is rollback_sort:
+                    _restore((saved_src, src), (saved_out, out))
+                summary = finish(str(out))
+                assert summary.counts["error"] == 0, summary.problems
+                assert not unfinished_sorts(str(out)) and list_sorts(str(out))[0].undone
+                where, partials = _inventory(src, out)
+                assert not partials, partials
+                stranded += len(_stranded(where, files, src))
+            runs += 1
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    with capsys.disabled():
+        print(f"\nundo fault injection: {runs} killed undos, each resumed and rolled back: stranded {stranded}")
+        for where, n in cuts.most_common():
+            print(f"  killed {where}: {n}")
+    assert stranded == 0
+    mid_undo = sum(n for where, n in cuts.items() if where not in ("before the undo began", "after the undo finished"))
+    assert runs >= 30 and mid_undo >= 20

@@ -201,3 +201,24 @@ def test_settings_fall_back_to_defaults_for_unusable_values(tmp_path):
     assert again.remember_folder("folders/recent", "/b") == ["/b", "/a"]
     with pytest.raises(KeyError):
         again.get("no/such/option")
+
+
+def test_a_thumbnail_cache_file_is_read_only_by_the_texture_decoders(qtbot, tmp_path):
+    # The cache folder holds PNGs we wrote; anything else planted there (a GIF, an EPS for
+    # Pillow to hand to Ghostscript) is ignored and the texture itself is decoded again.
+    path = tmp_path / "red.png"
+    Image.fromarray(np.full((32, 32, 4), (200, 0, 0, 255), np.uint8), "RGBA").save(path)
+    first = ImageLoader(64, 1 << 20, disk_cache=True)
+    with qtbot.waitSignal(first.loaded, timeout=5000):
+        first.request(str(path))
+    first.close()
+    from ai.paths import user_cache_dir
+
+    (cached,) = (user_cache_dir() / "thumbs").rglob("*.png")
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(cached, "GIF")
+    second = ImageLoader(64, 1 << 20, disk_cache=True)
+    with qtbot.waitSignal(second.loaded, timeout=5000):
+        second.request(str(path))
+    pixels = second.array(str(path), request=False)
+    assert tuple(pixels[0, 0]) == (200, 0, 0, 255)
+    second.close()

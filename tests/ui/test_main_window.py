@@ -219,3 +219,25 @@ def test_no_classification_starts_after_the_window_shut_down(window, fixtures_di
     window.session.open([str(fixtures_dir)])
     assert not window.session.is_running
     assert window.model.rowCount() == 0
+
+
+def test_a_fallback_to_the_pixel_rules_stays_in_the_status_bar(qtbot, tmp_path, classify, fixtures_dir):
+    from PySide6.QtCore import QThreadPool
+
+    from app.ui.main import create_application
+    from app.ui.main_window import MainWindow
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    create_application()
+    win = MainWindow(model_path=str(broken))
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: "pixel rules only" in win.status.model_label.text(), timeout=10_000)
+        assert "broken.onnx" in win.status.model_label.toolTip()
+        classify(win, fixtures_dir / "redeclipse" / "data" / "particles")
+        assert "pixel rules only" in win.status.message.text()  # the finished message says it too
+    finally:
+        win.close()
+        QThreadPool.globalInstance().waitForDone()

@@ -211,24 +211,6 @@ def test_database_from_a_newer_program_is_moved_aside_not_overwritten(tmp_path, 
     _expect_recovery(path, caplog, ("newer",))
 
 
-@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
-def test_database_locked_by_another_connection_is_moved_aside(tmp_path, caplog, wal):
-    path = tmp_path / "t.db"
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("CREATE TABLE other (x)")
-    if wal:
-        holder.execute("PRAGMA journal_mode = WAL")
-        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
-    holder.execute("BEGIN EXCLUSIVE")
-    holder.execute("INSERT INTO other VALUES (1)")
-    try:
-        moved = _expect_recovery(path, caplog, ("locked",), lock_timeout=0.2)
-        assert ".locked-" in moved.name
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-
-
 def test_an_impossible_location_falls_back_to_memory_with_a_message(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the data folder should be")

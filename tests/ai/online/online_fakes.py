@@ -107,6 +107,19 @@ class Handler(BaseHTTPRequestHandler):
         # A careless service that echoes the credentials it got.
         self.send_json(401, {"error": f"invalid token {self.headers.get('Authorization')}"})
 
+    def b_echo_headers(self, service, request):
+        # Echoes every request header, as JSON and as text, in a long error page: a key longer
+        # than any snippet the client keeps is cut somewhere inside it.
+        lines = "; ".join(f"{name}: {value}" for name, value in self.headers.items())
+        echoed = {k.lower(): v for k, v in self.headers.items()}
+        key = echoed["authorization"].removeprefix("Bearer ")
+        self.send_json(400, {"error": f"bad request ({lines})", "headers": echoed, "api_key": key})
+
+    def b_huge_score(self, service, request):
+        labels = self.labels_of(service, request)
+        target = labels[default_categories().index(TARGET)]
+        self.answer(service, request, [(target, 1e39), (labels[0], 0.1)])  # a float32 infinity
+
     def b_garbage(self, service, request):
         data = b"\x00\xff<html>502 Bad Gateway</html>"
         self.send_response(200)

@@ -89,6 +89,7 @@ FAILURES = [
     ("drop", "failed"),
     ("drip", "within"),
     ("unauthorized", "credentials"),
+    ("huge-score", "not a finite number"),
 ]
 
 

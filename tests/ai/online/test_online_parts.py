@@ -41,6 +41,21 @@ def test_api_key_never_appears_in_logs_reprs_or_errors(caplog):
     assert "POST http://127.0.0.1" in caplog.text  # the debug log was really captured
 
 
+@pytest.mark.parametrize("length", [164, 1000])
+@pytest.mark.parametrize("behaviour", ["echo-headers", "unauthorized", "server-error"])
+def test_a_long_key_echoed_by_the_service_is_redacted_before_anything_is_cut(length, behaviour, caplog):
+    caplog.set_level(logging.DEBUG)
+    key = "sk-" + "".join(f"{i:x}" for i in range(length))[: length - 3]
+    with FakeService("openai", behaviour) as service, online(service, api_key=key) as model:
+        with pytest.raises(OnlineError) as caught:
+            model.predict(texture(), default_categories(), 3)
+        said = " ".join([str(caught.value), json.dumps(model.get_stats()), caplog.text])
+    assert service.headers[0]["Authorization"] == f"Bearer {key}"  # the service did get it
+    pieces = [key[i : i + 8] for i in range(0, len(key) - 8, 4)]
+    assert not [p for p in pieces if p in said], said  # not the key, nor any 8 characters of it
+    assert "HTTP 40" in str(caught.value) or "HTTP 500" in str(caught.value)
+
+
 # -- pieces ------------------------------------------------------------------------------------
 
 

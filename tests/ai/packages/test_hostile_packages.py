@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import onnx
 import pytest
 from onnx import TensorProto, helper
 
@@ -410,6 +411,19 @@ def _(kit):
 def _(kit):
     other = kit.builder(kit.tmp_path / "other.onnx", ["x", "y", "z"])
     return kit.with_model("relabel.ps2model", other.read_bytes()), "differ from those embedded in model.onnx"
+
+
+@case("model the app cannot load: no categories in its metadata")
+def _(kit):
+    # categories.json names them, and onnxruntime runs it, but the app reads the categories from
+    # the model's metadata: installed, it would leave classification to the pixel rules.
+    model = onnx.load(kit.model)
+    kept = [p for p in model.metadata_props if p.key != "categories"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    return kit.with_model(
+        "uncategorised.ps2model", model.SerializeToString()
+    ), "cannot be used by Texture Sorter"
 
 
 def snapshot(*roots: Path) -> dict[str, str]:

@@ -121,18 +121,21 @@ def test_categories_given_with_the_wrong_count_are_refused_and_nothing_is_writte
 
 
 def test_symbolic_output_width_is_measured_by_running_the_model(tmp_path):
-    model = symbolic_width_model(tmp_path / "symbolic.onnx", 3)
+    model = symbolic_width_model(tmp_path / "symbolic.onnx", 3, ["a", "b", "c"])
     with pytest.raises(PackageError, match="outputs 3 scores but there are 2 categories"):
         export(tmp_path, model, categories=["a", "b"])
-    package = export(tmp_path, model, categories=["a", "b", "c"])
+    package = export(tmp_path, model)
     result = ModelImporter().import_model(package)
     assert result["categories"] == ["a", "b", "c"] and result["metadata"]["input_size"] == 16
 
 
-def test_a_model_without_categories_needs_them_given(tmp_path):
+def test_a_model_without_categories_in_its_metadata_cannot_be_exported(tmp_path):
     model = symbolic_width_model(tmp_path / "bare.onnx", 2)
     with pytest.raises(PackageError, match="names no categories"):
         export(tmp_path, model)
+    # Given explicitly, they would reach categories.json, but the app reads the model's metadata.
+    with pytest.raises(PackageError, match="cannot be used by Texture Sorter .*names no categories"):
+        export(tmp_path, model, categories=["a", "b"])
 
 
 def test_categories_that_rename_the_models_own_are_refused(tmp_path, source_model):

@@ -171,3 +171,13 @@ def test_upgrades_point_older_versions_at_the_newest(install):
     install("Sky", "1.0")
     upgrades = ModelRegistry().upgrades()
     assert {k: v.key for k, v in upgrades.items()} == {"wood@1.0": "wood@2.0", "wood@1.5": "wood@2.0"}
+
+
+def test_a_different_name_for_the_same_folder_is_refused_not_taken_for_an_upgrade(install):
+    install("Wood & Metal", "1.0", activate=True)
+    with pytest.raises(PackageError, match="another model, 'Wood & Metal', is installed as wood-metal"):
+        install("Wood Metal", "2.0")  # same folder name, a different model
+    registry = ModelRegistry()
+    active = registry.active()
+    assert (active.name, active.version) == ("Wood & Metal", "1.0")
+    assert [(r.name, r.version) for r in registry.installed()] == [("Wood & Metal", "1.0")]
