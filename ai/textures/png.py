@@ -83,7 +83,7 @@ def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
         _, tag, width, height, depth, colour, _, _, interlace = _IHDR.unpack_from(data, len(_MAGIC))
     except struct.error:
         tag = b""
-    if tag != b"IHDR" or colour not in _COLOUR_TYPES or depth == 16 or interlace:
+    if tag != b"IHDR" or colour not in _COLOUR_TYPES or depth == 16 or interlace or not width or not height:
         # 16-bit, Adam7 (imagecodecs' libpng reads it but prints a warning on stdout) and malformed
         # headers: Pillow's handling and messages.
         return _pillow(fp, req)

@@ -138,6 +138,24 @@ def test_broken_pngs_fail_with_pillows_message(tmp_path, cut):
     assert str(fast.value) == str(slow.value)
 
 
+def test_a_header_declaring_no_pixels_fails_with_pillows_message(tmp_path):
+    import struct
+    import zlib
+
+    good = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(good, "PNG")
+    data = bytearray(good.getvalue())
+    data[16:20] = struct.pack(">I", 0)  # width 0
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path = tmp_path / "empty.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(TextureError) as fast:
+        load_texture(path, min_size=160)
+    with png.pillow_only(), pytest.raises(TextureError) as slow:
+        load_texture(path, min_size=160)
+    assert str(fast.value) == str(slow.value)
+
+
 def test_declared_size_is_checked_before_decoding(tmp_path):
     path = tmp_path / "large.png"
     Image.new("RGB", (300, 200)).save(path)
