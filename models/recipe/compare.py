@@ -20,11 +20,11 @@ from models.recipe import embed, evaluate, finetune, views
 
 log = logging.getLogger(__name__)
 
-SUBSET_CAP = 60
+SUBSET_CAP = 20
 VARIANTS = ("lite0", "lite1", "lite2")
 TRAIN_VIEW_SETS = {
     "plain": (0,),
-    "plain+augmented": (0, 4, 5),
+    "plain+augmented": (0, 3),
     "plain+augmented+ps2": views.TRAIN_VIEWS,
 }
 

@@ -63,6 +63,16 @@ def load_features(path: Path) -> dict:
     return out
 
 
+CHUNK = 500  # images per part file: a killed run loses at most one chunk
+
+
+def _merge(old: dict | None, parts: list[dict]) -> dict:
+    arrays = ([old] if old is not None else []) + parts
+    merged = {name: np.concatenate([a[name] for a in arrays]) for name in PARTS}
+    merged["digest"] = np.concatenate([np.asarray(a["digest"]) for a in arrays])
+    return merged
+
+
 def embed_stage(
     work_dir: Path,
     input_size: int = 160,
@@ -74,58 +84,67 @@ def embed_stage(
     """Embed every view of `rows` (default: cache.json) that the features file lacks."""
     rows = rows if rows is not None else json.loads((work_dir / "cache.json").read_text())
     out_path = features_path(work_dir, variant, input_size)
+    parts_dir = out_path.with_suffix(".parts")
     old = load_features(out_path) if out_path.exists() else None
-    todo = [r for r in rows if old is None or r["digest"] not in old["index"]]
-    todo = list({r["digest"]: r for r in todo}.values())
+    done_parts = [dict(np.load(p)) for p in sorted(parts_dir.glob("*.npz"))] if parts_dir.is_dir() else []
+    known = set(old["index"]) if old is not None else set()
+    for part in done_parts:
+        known.update(part["digest"].tolist())
+    todo = list({r["digest"]: r for r in rows if r["digest"] not in known}.values())
     log.info("%s@%d: %d images to embed (%d cached)", variant, input_size, len(todo), len(rows) - len(todo))
     n_views = len(views.VIEW_NAMES)
-    new = {name: [] for name in PARTS}
     if todo:
         model_path = export_features_onnx(
             work_dir / f"features_{variant}_{input_size}.onnx", input_size, variant
         )
         session = OnnxInferenceSession(model_path, num_threads=threads)
+        parts_dir.mkdir(exist_ok=True)
         started = time.perf_counter()
 
-        def prepare(row: dict) -> list[np.ndarray]:
+        def prepare(row: dict) -> np.ndarray:
             rgba = dataset.load_cached(work_dir, row)
-            return [
-                normalize(to_model_rgb(v, input_size), IMAGENET_MEAN, IMAGENET_STD)
-                for v in views.make_views(rgba, row["digest"])
-            ]
+            return np.stack(
+                [
+                    normalize(to_model_rgb(v, input_size), IMAGENET_MEAN, IMAGENET_STD)
+                    for v in views.make_views(rgba, row["digest"])
+                ]
+            )
 
-        pending: list[np.ndarray] = []
-
-        def flush():
-            out = session.run(np.stack(pending), list(PARTS))
-            for name in PARTS:
-                new[name].append(out[name].astype(np.float32 if name == "stats" else np.float16))
-            pending.clear()
-
-        # Decode + views on a thread while onnxruntime works on the previous batch.
+        # One thread prepares the next chunk's views while onnxruntime embeds this one; the chunk
+        # bounds what waits in memory (an unbounded map queued 19 GB of views and was OOM-killed).
         with ThreadPoolExecutor(max_workers=1) as pool:
-            for i, tensors in enumerate(pool.map(prepare, todo)):
-                pending.extend(tensors)
-                if len(pending) >= batch:
-                    flush()
-                if i % 1000 == 0:
-                    log.info("embedded %d/%d images (%.0f s)", i, len(todo), time.perf_counter() - started)
-        if pending:
-            flush()
-        log.info("embedded %d images in %.0f s", len(todo), time.perf_counter() - started)
-    parts = {}
-    for name in PARTS:
-        fresh = [np.concatenate(new[name]).reshape(len(todo), n_views, -1)] if todo else []
-        previous = [old[name]] if old is not None else []
-        parts[name] = np.concatenate(previous + fresh)
-    digests = (old["digest"].tolist() if old is not None else []) + [r["digest"] for r in todo]
-    np.savez(
-        out_path,
-        **parts,
-        digest=np.asarray(digests),
-        input_size=input_size,
-        variant=variant,
-        views=np.asarray(views.VIEW_NAMES),
-    )
-    log.info("wrote %s: %d images × %d views", out_path, len(digests), n_views)
+            chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+            upcoming = pool.submit(lambda c: [prepare(r) for r in c], chunks[0])
+            for k, chunk in enumerate(chunks):
+                tensors = np.concatenate(upcoming.result())
+                if k + 1 < len(chunks):
+                    upcoming = pool.submit(lambda c: [prepare(r) for r in c], chunks[k + 1])
+                out = {name: [] for name in PARTS}
+                for i in range(0, len(tensors), batch):
+                    result = session.run(tensors[i : i + batch], list(PARTS))
+                    for name in PARTS:
+                        out[name].append(result[name].astype(np.float32 if name == "stats" else np.float16))
+                part = {name: np.concatenate(out[name]).reshape(len(chunk), n_views, -1) for name in PARTS}
+                part["digest"] = np.asarray([r["digest"] for r in chunk])
+                np.savez(parts_dir / f"{time.time_ns()}.npz", **part)
+                done_parts.append(part)
+                log.info(
+                    "embedded %d/%d images (%.0f s)",
+                    min((k + 1) * CHUNK, len(todo)),
+                    len(todo),
+                    time.perf_counter() - started,
+                )
+    if done_parts:
+        merged = _merge(old, done_parts)
+        np.savez(
+            out_path,
+            **merged,
+            input_size=input_size,
+            variant=variant,
+            views=np.asarray(views.VIEW_NAMES),
+        )
+        for path in parts_dir.glob("*.npz"):
+            path.unlink()
+        parts_dir.rmdir()
+        log.info("wrote %s: %d images × %d views", out_path, len(merged["digest"]), n_views)
     return out_path
