@@ -71,7 +71,8 @@ def mid_activations(work_dir: Path, rows: list[dict], view_ids, input_size: int,
         for row in rows[start : start + 16]:
             all_views = views.make_views(dataset.load_cached(work_dir, row), row["digest"])
             batch += [
-                normalize(to_model_rgb(all_views[v], input_size), IMAGENET_MEAN, IMAGENET_STD) for v in view_ids
+                normalize(to_model_rgb(all_views[v], input_size), IMAGENET_MEAN, IMAGENET_STD)
+                for v in view_ids
             ]
         act = session.run(np.stack(batch), ["mid"])["mid"].astype(np.float16)
         out.append(act.reshape(-1, len(view_ids), *act.shape[1:]))

@@ -162,7 +162,7 @@ def licence_table(work_dir: Path) -> str:
         for part in parts:
             path = sources.copyright_file(work_dir, part.package)
             text = path.read_text(errors="replace") if path.exists() else ""
-            match = re.search(r"^Files: \*\s*$.*?^License: *(\S.*)$", text, re.M | re.S)
+            match = re.search(r"^Files: \*[ \t]*\n(?:[^\n]+\n)*?License: *([^\n]+)", text, re.M)
             licence = match.group(1).strip() if match else "see the copyright file (not machine-readable)"
             lines.append(
                 f"| {GAME_NAMES[game][0]} | `{part.package}` | {versions.get(part.package, '?')} | {licence} |"
