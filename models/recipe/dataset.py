@@ -28,6 +28,25 @@ CACHE_SIDE = 256
 MIN_SIDE = 16
 CAP_PER_GAME_AND_CATEGORY = 400
 SEED = 1234
+# An object with this many files of one category is an animation or a set of rotations.
+FRAMES_OF_ONE_OBJECT = 4
+
+
+def collapse_objects(rows: list[dict]) -> tuple[list[dict], int]:
+    """One file per animated or rotated object (label_rules.object_key), drawn in a seeded order.
+
+    Files of one game, category and object key are frames or rotations of one thing when there
+    are FRAMES_OF_ONE_OBJECT or more of them; smaller groups (grass01–grass03) are kept whole.
+    """
+    groups: dict[tuple[str, str, str], list[dict]] = collections.defaultdict(list)
+    for row in rows:
+        groups[(row["game"], row["category"], row["object"])].append(row)
+    rng = random.Random(SEED)
+    kept = []
+    for members in groups.values():
+        kept += [rng.choice(members)] if len(members) >= FRAMES_OF_ONE_OBJECT else members
+    kept.sort(key=lambda r: (r["game"], r["relpath"]))
+    return kept, len(rows) - len(kept)
 
 
 def label_stage(work_dir: Path) -> dict:
@@ -47,17 +66,28 @@ def label_stage(work_dir: Path) -> dict:
                 "location": src.location,
                 "category": category,
                 "rule": rule,
+                "object": label_rules.object_key(src.game, src.relpath),
             }
         )
+    files = len(labelled)
+    labelled, frames = collapse_objects(labelled)
     (work_dir / "labels.json").write_text(json.dumps(labelled, indent=0))
     counts = collections.Counter((row["category"], row["game"]) for row in labelled)
     report = {
+        "labelled_files": files,
+        "frames_collapsed": frames,
         "labelled": len(labelled),
         "dropped_by_rule": dropped,
         "unmatched": unmatched,
         "counts": {f"{c}|{g}": n for (c, g), n in sorted(counts.items())},
     }
-    log.info("labelled %d files (%d dropped by rules, %d matched no rule)", len(labelled), dropped, unmatched)
+    log.info(
+        "labelled %d files, %d after collapsing animation frames (%d dropped by rules, %d matched no rule)",
+        files,
+        len(labelled),
+        dropped,
+        unmatched,
+    )
     return report
 
 
@@ -147,12 +177,8 @@ def _synthetic_font_rows(work_dir: Path, seen: set[str]) -> list[dict]:
     """Cache rows for the font atlases baked from SuperTuxKart's TTFs (see synthetic_fonts.py)."""
     from models.recipe import synthetic_fonts
 
-    root = (
-        work_dir
-        / "unpacked"
-        / sources.PACKAGES[synthetic_fonts.GAME]
-        / sources.DATA_ROOTS[synthetic_fonts.GAME]
-    )
+    part = sources.GAME_PARTS[synthetic_fonts.GAME][0]
+    root = work_dir / "unpacked" / part.package / part.root
     rows = []
     for name, pixels in synthetic_fonts.iter_font_atlases(root):
         orig = [pixels.shape[1], pixels.shape[0]]
@@ -201,7 +227,17 @@ def sheets_stage(work_dir: Path, per_sheet: int = 48, thumb: int = 96) -> list[P
         members = by_category.get(category, [])
         if not members:
             continue
-        sample = rng.sample(members, min(per_sheet, len(members)))
+        # Every game gets its share of the sheet, so that a small game's labels get looked at too.
+        per_game = collections.defaultdict(list)
+        for row in members:
+            per_game[row["game"]].append(row)
+        for rows_of_game in per_game.values():
+            rng.shuffle(rows_of_game)
+        sample = []
+        while len(sample) < min(per_sheet, len(members)):
+            for rows_of_game in per_game.values():
+                if rows_of_game and len(sample) < per_sheet:
+                    sample.append(rows_of_game.pop())
         sample.sort(key=lambda r: r["game"])
         rows_n = (len(sample) + cols - 1) // cols
         sheet = Image.new("RGB", (cols * (thumb + 4), rows_n * (thumb + 26)), (40, 40, 40))

@@ -1,9 +1,10 @@
-"""Run the frozen feature extractor once over every cached texture (one plain + augmented views).
+"""Run a frozen feature extractor once over every view of every cached texture (views.py).
 
 The extractor (backbone.build_feature_extractor) runs in onnxruntime, which is faster than torch
-on these CPUs; views are made with ai.training_pytorch.augment_rgba and preprocessed by
-ai.textures.preprocess, the same code the app runs. Output: features_<size>.npz with the three raw parts
-(pooled, mid, stats) per view; evaluate/ship combine them into embeddings.
+on these CPUs; views are preprocessed by ai.textures.preprocess, the code the app runs. Output:
+features_<variant>_<size>.npz holding, per image (keyed by pixel digest) and view, the three raw
+parts (pooled, mid, stats); evaluate/ship combine them into embeddings. A rerun embeds only the
+digests the file lacks, so relabelling or adding images costs only the new images.
 """
 
 from __future__ import annotations
@@ -19,24 +20,24 @@ import numpy as np
 from ai.inference import OnnxInferenceSession
 from ai.textures.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize, to_model_rgb
 from ai.training_pytorch import require_torch
-from ai.training_pytorch.data import augment_rgba
-from models.recipe import backbone, dataset
+from models.recipe import backbone, dataset, views
 
 log = logging.getLogger(__name__)
-
-SEED = 77
-
 
 PARTS = ("pooled", "mid", "stats")
 
 
-def export_features_onnx(path: Path, input_size: int) -> Path:
+def features_path(work_dir: Path, variant: str, input_size: int) -> Path:
+    return work_dir / f"features_{variant}_{input_size}.npz"
+
+
+def export_features_onnx(path: Path, input_size: int, variant: str = backbone.DEFAULT_VARIANT) -> Path:
     """The feature extractor as a plain ONNX file with outputs pooled, mid, stats (dynamic batch)."""
     import io
     import warnings
 
     torch = require_torch()
-    model = backbone.build_feature_extractor().eval()
+    model = backbone.build_feature_extractor(variant=variant).eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy-exporter deprecation notice, see export_to_onnx
@@ -54,59 +55,96 @@ def export_features_onnx(path: Path, input_size: int) -> Path:
     return path
 
 
-def _views(rgba: np.ndarray, count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    out = [normalize(to_model_rgb(rgba, size), IMAGENET_MEAN, IMAGENET_STD)]
-    for _ in range(count - 1):
-        out.append(normalize(to_model_rgb(augment_rgba(rgba, rng), size), IMAGENET_MEAN, IMAGENET_STD))
+def load_features(path: Path) -> dict:
+    """{digest: index} plus the part arrays [images, views, dim] of a features file."""
+    data = np.load(path)
+    out = {k: data[k] for k in data.files}
+    out["index"] = {d: i for i, d in enumerate(out["digest"].tolist())}
     return out
 
 
+CHUNK = 500  # images per part file: a killed run loses at most one chunk
+
+
+def _merge(old: dict | None, parts: list[dict]) -> dict:
+    arrays = ([old] if old is not None else []) + parts
+    merged = {name: np.concatenate([a[name] for a in arrays]) for name in PARTS}
+    merged["digest"] = np.concatenate([np.asarray(a["digest"]) for a in arrays])
+    return merged
+
+
 def embed_stage(
-    work_dir: Path, input_size: int = 160, views: int = 4, batch: int = 64, threads: int = 2
+    work_dir: Path,
+    input_size: int = 160,
+    variant: str = backbone.DEFAULT_VARIANT,
+    batch: int = 48,
+    threads: int = 2,
+    rows: list[dict] | None = None,
 ) -> Path:
-    rows = json.loads((work_dir / "cache.json").read_text())
-    model_path = export_features_onnx(work_dir / f"features_{input_size}.onnx", input_size)
-    session = OnnxInferenceSession(model_path, num_threads=threads)
-    started = time.perf_counter()
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in PARTS}
-    image_index, view_index = [], []
+    """Embed every view of `rows` (default: cache.json) that the features file lacks."""
+    rows = rows if rows is not None else json.loads((work_dir / "cache.json").read_text())
+    out_path = features_path(work_dir, variant, input_size)
+    parts_dir = out_path.with_suffix(".parts")
+    old = load_features(out_path) if out_path.exists() else None
+    done_parts = [dict(np.load(p)) for p in sorted(parts_dir.glob("*.npz"))] if parts_dir.is_dir() else []
+    known = set(old["index"]) if old is not None else set()
+    for part in done_parts:
+        known.update(part["digest"].tolist())
+    todo = list({r["digest"]: r for r in rows if r["digest"] not in known}.values())
+    log.info("%s@%d: %d images to embed (%d cached)", variant, input_size, len(todo), len(rows) - len(todo))
+    n_views = len(views.VIEW_NAMES)
+    if todo:
+        model_path = export_features_onnx(
+            work_dir / f"features_{variant}_{input_size}.onnx", input_size, variant
+        )
+        session = OnnxInferenceSession(model_path, num_threads=threads)
+        parts_dir.mkdir(exist_ok=True)
+        started = time.perf_counter()
 
-    def prepare(i: int) -> list[np.ndarray]:
-        # One generator per image: the views do not depend on thread scheduling.
-        rng = np.random.default_rng([SEED, i])
-        return _views(dataset.load_cached(work_dir, rows[i]), views, input_size, rng)
+        def prepare(row: dict) -> np.ndarray:
+            rgba = dataset.load_cached(work_dir, row)
+            return np.stack(
+                [
+                    normalize(to_model_rgb(v, input_size), IMAGENET_MEAN, IMAGENET_STD)
+                    for v in views.make_views(rgba, row["digest"])
+                ]
+            )
 
-    pending: list[np.ndarray] = []
-    pending_meta: list[tuple[int, int]] = []
-
-    def flush():
-        out = session.run(np.stack(pending), list(PARTS))
-        for name in PARTS:
-            parts[name].append(out[name].astype(np.float32 if name == "stats" else np.float16))
-        image_index.extend(m[0] for m in pending_meta)
-        view_index.extend(m[1] for m in pending_meta)
-        pending.clear()
-        pending_meta.clear()
-
-    # Decode + augment on a thread while onnxruntime works on the previous batch.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for i, tensors in enumerate(pool.map(prepare, range(len(rows)))):
-            pending.extend(tensors)
-            pending_meta.extend((i, v) for v in range(len(tensors)))
-            if len(pending) >= batch:
-                flush()
-            if i % 1000 == 0:
-                log.info("embedded %d/%d images (%.0f s)", i, len(rows), time.perf_counter() - started)
-    if pending:
-        flush()
-    out_path = work_dir / f"features_{input_size}.npz"
-    np.savez(
-        out_path,
-        **{name: np.concatenate(parts[name]) for name in PARTS},
-        image=np.asarray(image_index, np.int32),
-        view=np.asarray(view_index, np.int8),
-        input_size=input_size,
-        views=views,
-    )
-    log.info("wrote %s: %d rows in %.0f s", out_path, len(image_index), time.perf_counter() - started)
+        # One thread prepares the next chunk's views while onnxruntime embeds this one; the chunk
+        # bounds what waits in memory (an unbounded map queued 19 GB of views and was OOM-killed).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+            upcoming = pool.submit(lambda c: [prepare(r) for r in c], chunks[0])
+            for k, chunk in enumerate(chunks):
+                tensors = np.concatenate(upcoming.result())
+                if k + 1 < len(chunks):
+                    upcoming = pool.submit(lambda c: [prepare(r) for r in c], chunks[k + 1])
+                out = {name: [] for name in PARTS}
+                for i in range(0, len(tensors), batch):
+                    result = session.run(tensors[i : i + batch], list(PARTS))
+                    for name in PARTS:
+                        out[name].append(result[name].astype(np.float32 if name == "stats" else np.float16))
+                part = {name: np.concatenate(out[name]).reshape(len(chunk), n_views, -1) for name in PARTS}
+                part["digest"] = np.asarray([r["digest"] for r in chunk])
+                np.savez(parts_dir / f"{time.time_ns()}.npz", **part)
+                done_parts.append(part)
+                log.info(
+                    "embedded %d/%d images (%.0f s)",
+                    min((k + 1) * CHUNK, len(todo)),
+                    len(todo),
+                    time.perf_counter() - started,
+                )
+    if done_parts:
+        merged = _merge(old, done_parts)
+        np.savez(
+            out_path,
+            **merged,
+            input_size=input_size,
+            variant=variant,
+            views=np.asarray(views.VIEW_NAMES),
+        )
+        for path in parts_dir.glob("*.npz"):
+            path.unlink()
+        parts_dir.rmdir()
+        log.info("wrote %s: %d images × %d views", out_path, len(merged["digest"]), n_views)
     return out_path

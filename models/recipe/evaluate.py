@@ -1,33 +1,42 @@
 """Leave-one-game-out evaluation of the frozen-backbone + linear-head model, and of ai/rules.py.
 
-For each game: train the head on the embeddings (all views) of the other three games, predict
-the plain view of every image of the held-out game. The model sees pixels only. The rule
-classifier is scored on the very same held-out images.
+For each game with at least MIN_IMAGES labelled images: train the head on the training views of
+every other game, predict every image of the held-out game on its plain view and on its PS2-like
+view, and the plain view averaged with its seam crop (test-time views). The model sees pixels only.
+The rule classifier is scored on the very same held-out images.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ai.taxonomy import default_categories
-from ai.training_pytorch import train_linear_head
-from models.recipe import backbone, dataset
-from models.recipe.label_rules import GAMES
+from models.recipe import backbone, embed, heads, views
 
 log = logging.getLogger(__name__)
 
-HEAD_EPOCHS = 30
-HEAD_LR = 3e-3
-HEAD_WEIGHT_DECAY = 1e-4
+MIN_IMAGES = 100
+# Evaluated views: name → the view rows whose probabilities are averaged.
+TEST_VIEWS = {"plain": (0,), "plain_tta": (0, 1), "ps2": (2,)}
 
 
-def load_features(path: Path) -> dict:
-    data = np.load(path)
-    return {k: data[k] for k in data.files}
+@dataclass
+class Data:
+    """The cached images (rows of cache.json) and their feature parts [images, views, dim]."""
+
+    rows: list[dict]
+    pooled: np.ndarray
+    mid: np.ndarray
+    stats: np.ndarray
+    labels: np.ndarray
+    games: np.ndarray
+    variant: str
+    input_size: int
 
 
 def labels_of(rows: list[dict]) -> np.ndarray:
@@ -35,97 +44,120 @@ def labels_of(rows: list[dict]) -> np.ndarray:
     return np.asarray([index[r["category"]] for r in rows], np.int64)
 
 
-def stats_normaliser(feats: dict, select: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean/std of the colour statistics over the selected rows (the training views only)."""
-    stats = feats["stats"][select].astype(np.float64)
-    return stats.mean(0).astype(np.float32), (stats.std(0) + 1e-6).astype(np.float32)
+def load_data(work_dir: Path, variant: str, input_size: int, rows: list[dict] | None = None) -> Data:
+    rows = rows if rows is not None else json.loads((work_dir / "cache.json").read_text())
+    feats = embed.load_features(embed.features_path(work_dir, variant, input_size))
+    missing = [r["file"] for r in rows if r["digest"] not in feats["index"]]
+    if missing:
+        raise RuntimeError(f"{len(missing)} images lack features (run --stage embed), e.g. {missing[0]}")
+    idx = np.asarray([feats["index"][r["digest"]] for r in rows])
+    return Data(
+        rows,
+        feats["pooled"][idx],
+        feats["mid"][idx],
+        feats["stats"][idx],
+        labels_of(rows),
+        np.asarray([r["game"] for r in rows]),
+        variant,
+        input_size,
+    )
 
 
-def embeddings(feats: dict, select: np.ndarray, normaliser) -> np.ndarray:
-    """L2-normalised embeddings of the selected rows, exactly as the exported model computes them."""
+def evaluated_games(data: Data) -> list[str]:
+    names, counts = np.unique(data.games, return_counts=True)
+    return [g for g in _game_order(data) if counts[list(names).index(g)] >= MIN_IMAGES]
+
+
+def _game_order(data: Data) -> list[str]:
+    from models.recipe.sources import GAMES
+
+    present = set(data.games.tolist())
+    return [g for g in GAMES if g in present]
+
+
+def stats_normaliser(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean/std of the colour statistics over the training views."""
+    s = stats.astype(np.float64)
+    return s.mean(0).astype(np.float32), (s.std(0) + 1e-6).astype(np.float32)
+
+
+def embeddings(data: Data, images: np.ndarray, view: int, normaliser) -> np.ndarray:
+    """L2-normalised embeddings of one view of the selected images, as the exported model computes them."""
     combined = backbone.combine_features(
-        feats["pooled"][select].astype(np.float32),
-        feats["mid"][select].astype(np.float32),
-        feats["stats"][select],
+        data.pooled[images, view].astype(np.float32),
+        data.mid[images, view].astype(np.float32),
+        data.stats[images, view],
         *normaliser,
     )
     return combined / np.maximum(np.linalg.norm(combined, axis=1, keepdims=True), 1e-6)
 
 
-def fit_head(feats: dict, rows: list[dict], image_mask: np.ndarray, epochs: int = HEAD_EPOCHS, seed: int = 0):
-    """Linear head on every view of the images selected by `image_mask` → (W, b, stats normaliser)."""
-    select = image_mask[feats["image"]]
-    normaliser = stats_normaliser(feats, select)
-    x = embeddings(feats, select, normaliser)
-    y = labels_of(rows)[feats["image"][select]]
-    weight, bias = train_linear_head(
-        x,
-        y,
-        len(default_categories()),
-        epochs=epochs,
-        learning_rate=HEAD_LR,
-        weight_decay=HEAD_WEIGHT_DECAY,
-        seed=seed,
-    )
+def fit_head(
+    data: Data,
+    image_mask: np.ndarray,
+    train_views: tuple[int, ...] = views.TRAIN_VIEWS,
+    balance: str = "game",
+    epochs: int = heads.EPOCHS,
+    seed: int = 0,
+):
+    """Linear head on the training views of the images selected by `image_mask` → (W, b, normaliser)."""
+    images = np.flatnonzero(image_mask)
+    normaliser = stats_normaliser(data.stats[images][:, list(train_views)].reshape(-1, data.stats.shape[2]))
+    x = np.concatenate([embeddings(data, images, v, normaliser) for v in train_views])
+    y = np.tile(data.labels[images], len(train_views))
+    weights = heads.sample_weights(y, np.tile(data.games[images], len(train_views)), balance)
+    weight, bias = heads.train_softmax(x, y, len(default_categories()), weights, epochs=epochs, seed=seed)
     return weight, bias, normaliser
 
 
-def plain_view_rows(feats: dict, n_images: int) -> np.ndarray:
-    """Row index (into the feature arrays) of the un-augmented view of each image."""
-    out = np.zeros(n_images, np.int64)
-    first = np.flatnonzero(feats["view"] == 0)
-    out[feats["image"][first]] = first
-    return out
+def predict(data: Data, head, images: np.ndarray, test_views: tuple[int, ...]) -> np.ndarray:
+    """Probabilities averaged over `test_views` of each image."""
+    weight, bias, normaliser = head
+    probs = 0.0
+    for view in test_views:
+        logits = embeddings(data, images, view, normaliser) @ weight.T + bias
+        logits -= logits.max(1, keepdims=True)
+        p = np.exp(logits)
+        probs = probs + p / p.sum(1, keepdims=True)
+    return probs / len(test_views)
 
 
-def leave_one_game_out(work_dir: Path, feats_path: Path, epochs: int = HEAD_EPOCHS) -> dict:
-    """Per-image top-3 predictions of the model when its game was held out."""
-    rows = json.loads((work_dir / "cache.json").read_text())
-    feats = load_features(feats_path)
-    games = np.asarray([r["game"] for r in rows])
-    plain = plain_view_rows(feats, len(rows))
-    labels = labels_of(rows)
-    top3 = np.zeros((len(rows), 3), np.int64)
-    for game in GAMES:
-        held_out = games == game
-        weight, bias, normaliser = fit_head(feats, rows, ~held_out, epochs=epochs)
-        scores = embeddings(feats, plain[held_out], normaliser) @ weight.T + bias
-        top3[held_out] = np.argsort(-scores, axis=1)[:, :3]
-        log.info("held out %s: top-1 %.3f", game, float((top3[held_out, 0] == labels[held_out]).mean()))
-    return {
-        "top3": top3.tolist(),
-        "input_size": int(feats["input_size"]),
-        "views": int(feats["views"]),
-        "epochs": epochs,
-    }
+def leave_one_game_out(data: Data, balance: str = "game", train_views=views.TRAIN_VIEWS, epochs=heads.EPOCHS):
+    """Top-3 per image and evaluated view when its game was held out (images of smaller games: -1)."""
+    games = evaluated_games(data)
+    top3 = {name: np.full((len(data.rows), 3), -1, np.int64) for name in TEST_VIEWS}
+    for game in games:
+        held_out = data.games == game
+        head = fit_head(data, ~held_out, train_views, balance, epochs)
+        images = np.flatnonzero(held_out)
+        for name, test_views in TEST_VIEWS.items():
+            top3[name][images] = np.argsort(-predict(data, head, images, test_views), axis=1)[:, :3]
+        hit = (top3["plain"][images, 0] == data.labels[images]).mean()
+        log.info("held out %s (%d images): plain top-1 %.3f", game, len(images), hit)
+    return {"games": games, "top3": {k: v.tolist() for k, v in top3.items()}}
 
 
-def seen_games_cross_validation(
-    work_dir: Path, feats_path: Path, folds: int = 5, seed: int = 0, epochs: int = HEAD_EPOCHS
-) -> dict:
-    """k-fold over images of all four games: how the model does on games like the ones it saw.
+def seen_games_cross_validation(data: Data, folds: int = 5, seed: int = 0, balance: str = "game") -> dict:
+    """k-fold over the images of all games: how the model does on games like the ones it saw.
 
     Optimistic by construction (sibling textures of one game land on both sides of a split); it
     is reported next to leave-one-game-out only to show how much of the gap is the unseen game.
     """
-    rows = json.loads((work_dir / "cache.json").read_text())
-    feats = load_features(feats_path)
-    plain = plain_view_rows(feats, len(rows))
-    fold_of = np.random.default_rng(seed).integers(0, folds, len(rows))
-    top3 = np.zeros((len(rows), 3), np.int64)
+    fold_of = np.random.default_rng(seed).integers(0, folds, len(data.rows))
+    top3 = np.zeros((len(data.rows), 3), np.int64)
     for fold in range(folds):
         test = fold_of == fold
-        weight, bias, normaliser = fit_head(feats, rows, ~test, epochs=epochs)
-        scores = embeddings(feats, plain[test], normaliser) @ weight.T + bias
-        top3[test] = np.argsort(-scores, axis=1)[:, :3]
+        head = fit_head(data, ~test, balance=balance)
+        images = np.flatnonzero(test)
+        top3[images] = np.argsort(-predict(data, head, images, (0,)), axis=1)[:, :3]
     return {"top3": top3.tolist(), "folds": folds}
 
 
-def rule_predictions(work_dir: Path) -> dict:
+def rule_predictions(work_dir: Path, rows: list[dict]) -> dict:
     """Top-3 of ai.rules.RuleClassifier on the same images (their cached ≤256 px decode)."""
     from ai.rules import RuleClassifier
+    from models.recipe import dataset
 
-    rows = json.loads((work_dir / "cache.json").read_text())
     classifier = RuleClassifier(default_categories())
     top3 = []
     for row in rows:
@@ -134,22 +166,29 @@ def rule_predictions(work_dir: Path) -> dict:
     return {"top3": top3}
 
 
-def metrics(rows: list[dict], top3: np.ndarray) -> dict:
-    """Top-1/top-3 per held-out game, per category and overall (micro and per-category mean)."""
+def metrics(rows: list[dict], top3: np.ndarray, games: list[str]) -> dict:
+    """Top-1/top-3 per held-out game, per category, pooled, and the macro means.
+
+    Only images of `games` count (rows with a -1 prediction were not held out). `macro_games` is
+    the mean over held-out games (each game counts once), `macro_categories` the mean over
+    categories of the pooled per-category accuracy.
+    """
     categories = default_categories()
-    labels = labels_of(rows)
-    top3 = np.asarray(top3)
+    all_games = np.asarray([r["game"] for r in rows])
+    keep = np.isin(all_games, games)
+    labels = labels_of(rows)[keep]
+    top3 = np.asarray(top3)[keep]
+    game_of = all_games[keep]
     hit1 = top3[:, 0] == labels
     hit3 = (top3 == labels[:, None]).any(axis=1)
-    games = np.asarray([r["game"] for r in rows])
     out = {
-        "overall": {"n": len(rows), "top1": float(hit1.mean()), "top3": float(hit3.mean())},
+        "overall": {"n": int(keep.sum()), "top1": float(hit1.mean()), "top3": float(hit3.mean())},
         "per_game": {},
         "per_category": {},
         "confusions": [],
     }
-    for game in GAMES:
-        m = games == game
+    for game in games:
+        m = game_of == game
         out["per_game"][game] = {
             "n": int(m.sum()),
             "top1": float(hit1[m].mean()),
@@ -162,12 +201,14 @@ def metrics(rows: list[dict], top3: np.ndarray) -> dict:
         if m.any():
             entry.update(top1=float(hit1[m].mean()), top3=float(hit3[m].mean()))
             entry["per_game"] = {
-                g: float(hit1[m & (games == g)].mean()) for g in GAMES if (m & (games == g)).any()
+                g: float(hit1[m & (game_of == g)].mean()) for g in games if (m & (game_of == g)).any()
             }
             per_cat.append((entry["top1"], entry["top3"]))
         out["per_category"][category] = entry
-    out["overall"]["macro_top1"] = float(np.mean([p[0] for p in per_cat]))
-    out["overall"]["macro_top3"] = float(np.mean([p[1] for p in per_cat]))
+    out["overall"]["macro_games_top1"] = float(np.mean([v["top1"] for v in out["per_game"].values()]))
+    out["overall"]["macro_games_top3"] = float(np.mean([v["top3"] for v in out["per_game"].values()]))
+    out["overall"]["macro_categories_top1"] = float(np.mean([p[0] for p in per_cat]))
+    out["overall"]["macro_categories_top3"] = float(np.mean([p[1] for p in per_cat]))
     confusion = np.zeros((len(categories), len(categories)), np.int64)
     np.add.at(confusion, (labels, top3[:, 0]), 1)
     off = [

@@ -2,34 +2,36 @@
 
 Used to measure what corrections buy on a game the model has never seen:
 `python -m models.recipe.holdout --game redeclipse` writes `WORK/holdout-redeclipse/model.onnx`
-(head trained on the other three games) and `WORK/holdout-redeclipse/data/<category id>/…png`,
+(head trained on every other game) and `WORK/holdout-redeclipse/data/<category id>/…png`,
 then `texture-sorter learn curve WORK/holdout-redeclipse/data --model WORK/holdout-redeclipse/model.onnx`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from models.recipe import evaluate, ship, sources
 
 
-def build_holdout(work_dir: Path, game: str, size: int = 160) -> Path:
-    rows = json.loads((work_dir / "cache.json").read_text())
-    feats = evaluate.load_features(work_dir / f"features_{size}.npz")
-    train_mask = np.array([r["game"] != game for r in rows])
+def build_holdout(
+    work_dir: Path,
+    game: str,
+    size: int = 160,
+    variant: str = ship.SHIPPED_VARIANT,
+    balance: str = ship.SHIPPED_BALANCE,
+) -> Path:
+    data = evaluate.load_data(work_dir, variant, size)
+    rows = data.rows
+    train_mask = data.games != game
     if train_mask.all():
         raise SystemExit(f"no images of game {game!r} in {work_dir / 'cache.json'}")
-    weight, bias, (stats_mean, stats_std) = evaluate.fit_head(feats, rows, train_mask)
+    head = evaluate.fit_head(data, train_mask, balance=balance)
     out_dir = work_dir / f"holdout-{game}"
     out_dir.mkdir(exist_ok=True)
-    head_path = out_dir / "head.npz"
-    np.savez(head_path, weight=weight, bias=bias, stats_mean=stats_mean, stats_std=stats_std, input_size=size)
+    head_path = ship.save_head(out_dir / "head.npz", head, variant, size)
     ship.export_model(work_dir, head_path, out_dir / "model.onnx")
     data = out_dir / "data"
     for row in rows:
@@ -50,11 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m models.recipe.holdout", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--game", required=True, choices=["0ad", "megaglest", "redeclipse", "supertuxkart"])
+    parser.add_argument("--game", required=True, choices=sources.GAMES)
     parser.add_argument("--work-dir", type=Path, default=sources.default_work_dir())
     parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--variant", default=ship.SHIPPED_VARIANT)
     args = parser.parse_args(argv)
-    print(build_holdout(args.work_dir, args.game, args.size))
+    print(build_holdout(args.work_dir, args.game, args.size, args.variant))
     return 0
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-GAMES = ("0ad", "megaglest", "redeclipse", "supertuxkart")
-DROP = "-"
+from models.recipe import label_rules_games
+from models.recipe.sources import GAMES  # noqa: F401  (re-exported for callers of the rules)
+
+DROP = label_rules_games.DROP
 
 # Building blocks: a token boundary is the start/end of the key or one of "/_-. ".
 _B = r"(?:^|[/_\-. ])"
@@ -42,6 +44,7 @@ RULES: list[tuple[str, str, str]] = [
     ("*", word("null", "blank", "notexture", "nothumb", "invisible", "invisible_slow", "unlit", "white",
      "black", "grey25", "grey50", "plain", "solid", "test", "temp", "dummy"), DROP),
     ("*", r"shadow|" + word("sshot", "screenshot", "postcard"), DROP),
+    *label_rules_games.EARLY,
     ("0ad", r"^maps/random/", DROP),
     ("0ad", r"^art/textures/selection/.*_mask$", "map/mask"),
     ("0ad", r"^art/textures/selection/", DROP),
@@ -78,6 +81,7 @@ RULES: list[tuple[str, str, str]] = [
     ("0ad", r"^art/textures/skins/props/(head|helmets?)/", "character"),  # theatre and helmet masks
     ("*", stem_suffix("mask", "masks", "colormask", "colorization_mask", "teamcolor", "team_color",
      "alpha") + r"|_mask_|(^|/)(alphamaps|blendbrush)/|(^|[/_-])masks?[-_]?[a-z0-9]{1,3}$", "map/mask"),
+    *label_rules_games.LATE,
     # --- user interface -----------------------------------------------------------------------
     ("*", r"(^|/)fonts?/", "ui/font"),
     ("0ad", r"^art/textures/(ui|cursors)/", "ui/hud"),
@@ -286,20 +290,45 @@ RULES: list[tuple[str, str, str]] = [
 
 _COMPILED = [(game, re.compile(pattern), category) for game, pattern, category in RULES]
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_EXTENSIONS = re.compile(r"(\.(png|dds|tga|jpg|jpeg|bmp))+(\.cached\.dds)?$", re.IGNORECASE)
+_EXTENSIONS = re.compile(r"(\.(png|dds|tga|jpg|jpeg|bmp|rgba?|sgi|bw))+(\.cached\.dds)?$", re.IGNORECASE)
+_RETINA = re.compile(r"@[234]x$")
+# Per-game rewrites of the key before matching: TORCS's `_n` means "no mipmap", not a normal map,
+# and its track folders (`tracks/road/e-track-3/`) would read as road and track keywords.
+KEY_FIXES = {"torcs": [(re.compile(r"_n$"), ""), (re.compile(r"^tracks/.*/"), "tracks/")]}
 
 
-def label_key(relpath: str) -> str:
+def label_key(relpath: str, game: str | None = None) -> str:
     """The normalised name the rules match: `Tracks/zen/TreeZenRed.png` → `tracks/zen/tree_zen_red`."""
     path = PurePosixPath(relpath.replace("\\", "/"))
-    stem = _EXTENSIONS.sub("", path.name)
+    stem = _RETINA.sub("", _EXTENSIONS.sub("", path.name))
     parts = [*path.parent.parts, stem] if str(path.parent) != "." else [stem]
-    return "/".join(_CAMEL.sub("_", p).lower() for p in parts)
+    key = "/".join(_CAMEL.sub("_", p).lower() for p in parts)
+    for pattern, replacement in KEY_FIXES.get(game, ()):
+        key = pattern.sub(replacement, key)
+    return key
+
+
+# Trailing frame numbers and compass directions (`walk_se_03`, `spin-39`, `road-n-ne`, `ship+2`).
+_FRAME_TOKENS = re.compile(r"(?:[ _\-.+~]+(?:\d+(?:\.\d+)?|n|ne|e|se|s|sw|w|nw|pc)|\d+)+$")
+
+
+def object_key(game: str, relpath: str) -> str:
+    """The object a file shows, so that animation frames and rotations count once: the game's
+    object folder where it keeps one per object (label_rules_games.OBJECT_FOLDERS), else the key
+    without trailing frame numbers and directions."""
+    key = label_key(relpath, game)
+    folder = label_rules_games.OBJECT_FOLDERS.get(game)
+    if folder:
+        match = re.match(folder, key)
+        if match:
+            return match.group(0)
+    head, _, stem = key.rpartition("/")
+    return f"{head}/{_FRAME_TOKENS.sub('', stem) or stem}"
 
 
 def label(game: str, relpath: str) -> str | None:
     """Taxonomy id for one file, or None when no rule places it (or a DROP rule matched)."""
-    key = label_key(relpath)
+    key = label_key(relpath, game)
     for rule_game, pattern, category in _COMPILED:
         if rule_game in ("*", game) and pattern.search(key):
             return None if category == DROP else category
@@ -308,7 +337,7 @@ def label(game: str, relpath: str) -> str | None:
 
 def matching_rule(game: str, relpath: str) -> int | None:
     """Index in RULES of the rule that decides `relpath` (for reports and debugging)."""
-    key = label_key(relpath)
+    key = label_key(relpath, game)
     for index, (rule_game, pattern, _category) in enumerate(_COMPILED):
         if rule_game in ("*", game) and pattern.search(key):
             return index

@@ -1,4 +1,4 @@
-"""Train the shipped head on all four games, export models/default.onnx, and verify the export."""
+"""Train the shipped head on every game, export models/default.onnx, and verify the export."""
 
 from __future__ import annotations
 
@@ -16,42 +16,48 @@ from models.recipe import backbone, dataset, evaluate, sources
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "2.0.0"
+# Chosen on the leave-one-game-out comparison (models/comparison.json, README).
+SHIPPED_VARIANT = "lite0"
+SHIPPED_BALANCE = "game"
 DESCRIPTION = (
-    "Game texture classifier: EfficientNet-Lite0 (ImageNet weights, frozen) features + colour statistics, "
-    "linear head trained on textures of 0 A.D., MegaGlest, Red Eclipse and SuperTuxKart (Debian packages)."
+    "Game texture classifier: EfficientNet-{variant} (ImageNet weights, frozen) features + colour statistics, "
+    "linear head trained on textures of {games} open-source games packaged by Debian."
 )
 ARCHITECTURE = (
-    "efficientnet-lite0 (frozen, ImageNet): mean-pooled 1280-d head + mean/std-pooled 192-ch stage, "
+    "efficientnet-{variant} (frozen, ImageNet): mean-pooled 1280-d head + mean/std-pooled sixth stage, "
     "23 colour statistics; L2-normalised concatenation = embedding; linear head"
 )
 
 
-def train_head(work_dir: Path, feats_path: Path, epochs: int = evaluate.HEAD_EPOCHS) -> Path:
-    """The shipped head: trained on every view of every image, with its colour-statistics normaliser."""
-    rows = json.loads((work_dir / "cache.json").read_text())
-    feats = evaluate.load_features(feats_path)
-    weight, bias, (stats_mean, stats_std) = evaluate.fit_head(
-        feats, rows, np.ones(len(rows), bool), epochs=epochs
-    )
-    out = work_dir / f"head_{int(feats['input_size'])}.npz"
+def save_head(path: Path, head, variant: str, input_size: int) -> Path:
+    weight, bias, (stats_mean, stats_std) = head
     np.savez(
-        out,
+        path,
         weight=weight,
         bias=bias,
         stats_mean=stats_mean,
         stats_std=stats_std,
-        input_size=int(feats["input_size"]),
+        input_size=input_size,
+        variant=variant,
     )
-    return out
+    return path
+
+
+def train_head(work_dir: Path, variant: str, input_size: int, balance: str = SHIPPED_BALANCE) -> Path:
+    """The shipped head: trained on the training views of every image, with its statistics normaliser."""
+    data = evaluate.load_data(work_dir, variant, input_size)
+    head = evaluate.fit_head(data, np.ones(len(data.rows), bool), balance=balance)
+    return save_head(work_dir / f"head_{variant}_{input_size}.npz", head, variant, input_size)
 
 
 def build_model(head_path: Path):
     """torch model of the shipped classifier: embedder + L2 + linear head, weights loaded."""
     torch = require_torch()
     head = np.load(head_path)
-    embedder = backbone.build_embedder(head["stats_mean"], head["stats_std"])
-    model = build_classifier(embedder, backbone.EMBEDDING_DIM, len(default_categories()))
+    variant = str(head["variant"]) if "variant" in head.files else backbone.DEFAULT_VARIANT
+    embedder = backbone.build_embedder(head["stats_mean"], head["stats_std"], variant=variant)
+    model = build_classifier(embedder, backbone.embedding_dim(variant), len(default_categories()))
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(head["weight"]))
         model.head.bias.copy_(torch.from_numpy(head["bias"]))
@@ -75,18 +81,25 @@ def training_summary(work_dir: Path) -> dict:
 def export_model(work_dir: Path, head_path: Path, out_path: Path) -> Path:
     """Export with metadata, then store the Conv weights as float16 (13.7 → 7.1 MB, same speed)."""
     model, input_size = build_model(head_path)
+    variant = str(np.load(head_path)["variant"])
+    summary = training_summary(work_dir)
+    games = len({g for per in summary["counts"].values() for g in per})
+    name = variant.replace("lite", "Lite")
     path = export_to_onnx(
         model,
         out_path,
         default_categories(),
         input_size,
         version=MODEL_VERSION,
-        description=DESCRIPTION,
-        training_data=training_summary(work_dir),
+        description=DESCRIPTION.format(variant=name, games=games),
+        training_data=summary,
         name="texture-sorter-default",
         extra_metadata={
-            "architecture": ARCHITECTURE,
-            "license": "Apache-2.0 backbone weights; see models/README.md for data attribution",
+            "architecture": ARCHITECTURE.format(variant=variant),
+            "license": (
+                "Apache-2.0 backbone weights; trained on game art under CC-BY-SA, GPL, CC-BY and other "
+                "free licences: see models/README.md for data attribution"
+            ),
         },
     )
     return halve_conv_weights(path)
