@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 from ai import __version__ as APP_VERSION
 from ai.errors import ModelError, PackageError
 from ai.inference import OnnxInferenceSession
+from ai.packages.files import write_json
 from ai.packages.schema import RESERVED_NAMES, slugify, version_key, version_problem
 from ai.paths import model_path, user_config_dir, user_data_dir
 from ai.taxonomy import default_categories
@@ -320,20 +320,7 @@ class ModelRegistry:
         return data
 
     def _write_settings(self, data: dict[str, Any]) -> None:
-        data = {**data, "schema_version": SETTINGS_SCHEMA_VERSION}
-        path = self.settings_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_json(self.settings_path, {**data, "schema_version": SETTINGS_SCHEMA_VERSION})
 
 
 def _owned_by_a_live_import(folder: Path) -> bool:

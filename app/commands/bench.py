@@ -137,12 +137,7 @@ def run(args: argparse.Namespace) -> int:
             compare=args.compare, baseline=args.baseline, scaling=args.scaling, upstream=args.upstream,
         )  # fmt: skip
     _print_table(figures, sys.stderr if args.json == "-" else sys.stdout)
-    if args.json:
-        text = json.dumps(figures, indent=2)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    _write_json(figures, args.json)
     return 0
 
 
@@ -161,13 +156,19 @@ def _run_gui(args: argparse.Namespace) -> int:
         f"on workers: {f['worker_calls']}",
         file=out,
     )
-    if args.json:
-        text = json.dumps(f, indent=2)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    _write_json(f, args.json)
     return 0
+
+
+def _write_json(figures: dict, target: str | None) -> None:
+    """The figures as JSON to `target` ('-' = stdout), when asked for."""
+    if not target:
+        return
+    text = json.dumps(figures, indent=2)
+    if target == "-":
+        print(text)
+    else:
+        Path(target).write_text(text + "\n", encoding="utf-8")
 
 
 def _print_table(f: dict, out) -> None:

@@ -155,10 +155,72 @@ def compare(float_path: Path, int8_path: Path, images: list[np.ndarray], labels:
     }
 
 
+def leave_one_game_out_int8(work_dir: Path, variant: str = "lite0", size: int = 160, calibration: int = 400) -> dict:
+    """The recipe's leave-one-game-out test with the backbone in int8: per held-out game, the head is
+    trained on the float features of the other games (as the shipped head is), and the held-out
+    images are scored on features from the int8 feature extractor (plain and PS2-like views)."""
+    from models.recipe import dataset, evaluate, views
+    from models.recipe.embed import PARTS
+
+    float_extractor = work_dir / f"features_{variant}_{size}.onnx"
+    data = evaluate.load_data(work_dir, variant, size)
+    images, _, _ = load_images(work_dir, calibration, seed=1)
+    from ai.textures.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize, to_model_rgb
+
+    def tensor(rgba: np.ndarray) -> np.ndarray:
+        return normalize(to_model_rgb(rgba, size), IMAGENET_MEAN, IMAGENET_STD)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        int8 = quantize(float_extractor, Path(tmp) / "features_int8.onnx", np.stack([tensor(i) for i in images]))
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+        swapped = {name: getattr(data, name).copy() for name in PARTS}
+        plain, ps2 = views.VIEW_NAMES.index("plain"), views.VIEW_NAMES.index("ps2")
+        for start in range(0, len(data.rows), 256):
+            rows = data.rows[start : start + 256]
+            batch = []
+            for row in rows:
+                rgba = dataset.load_cached(work_dir, row)
+                rng = np.random.default_rng([int(row["digest"][:15], 16), 77])  # as views.make_views
+                batch += [tensor(rgba), tensor(views.ps2_view(rgba, rng))]
+            out = session.run(list(PARTS), {"input": np.stack(batch).astype(np.float32)})
+            for name, values in zip(PARTS, out, strict=True):
+                values = values.reshape(len(rows), 2, -1).astype(swapped[name].dtype)
+                swapped[name][start : start + len(rows), plain] = values[:, 0]
+                swapped[name][start : start + len(rows), ps2] = values[:, 1]
+            if start % 5120 == 0:
+                log.info("int8 features: %d/%d images", start + len(rows), len(data.rows))
+    data8 = evaluate.Data(data.rows, swapped["pooled"], swapped["mid"], swapped["stats"], data.labels,
+                          data.games, data.variant, data.input_size)  # fmt: skip
+    games = evaluate.evaluated_games(data)
+    top3 = {key: np.full((len(data.rows), 3), -1, np.int64) for key in ("float", "int8", "float_ps2", "int8_ps2")}
+    for game in games:
+        held_out = data.games == game
+        head = evaluate.fit_head(data, ~held_out)
+        idx = np.flatnonzero(held_out)
+        for key, source, view in (("float", data, plain), ("int8", data8, plain), ("float_ps2", data, ps2),
+                                  ("int8_ps2", data8, ps2)):  # fmt: skip
+            top3[key][idx] = np.argsort(-evaluate.predict(source, head, idx, (view,)), axis=1)[:, :3]
+        log.info("held out %s: plain top-1 float %.3f int8 %.3f", game,
+                 (top3["float"][idx, 0] == data.labels[idx]).mean(), (top3["int8"][idx, 0] == data.labels[idx]).mean())  # fmt: skip
+    result = {}
+    for key, values in top3.items():
+        per_game = evaluate.metrics(data.rows, values, games)["per_game"]
+        result[key] = {
+            "macro_top1": round(float(np.mean([g["top1"] for g in per_game.values()])), 4),
+            "macro_top3": round(float(np.mean([g["top3"] for g in per_game.values()])), 4),
+        }
+    result["agreement_plain"] = round(float((top3["float"][:, 0] == top3["int8"][:, 0])[top3["float"][:, 0] >= 0].mean()), 4)
+    result["games"] = games
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.recipe.quantize", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model", type=Path, help="the model to quantise (with --out)")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--logo", action="store_true", help="instead: leave-one-game-out with an int8 backbone")
     parser.add_argument("--work-dir", type=Path, default=sources.default_work_dir())
     parser.add_argument("--calibration", type=int, default=400, help="calibration images (spread over games)")
     parser.add_argument("--test", type=int, default=1000, help="held-back images for the comparison")
@@ -167,6 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="write the comparison as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    if args.logo:
+        report = leave_one_game_out_int8(args.work_dir, calibration=args.calibration)
+        text = json.dumps(report, indent=1)
+        print(text)
+        if args.report:
+            args.report.write_text(text + "\n")
+        return 0
+    if args.model is None or args.out is None:
+        parser.error("give --model and --out (or --logo)")
     images, labels, _ = load_images(args.work_dir, args.calibration + args.test, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         f32 = float32_copy(args.model, Path(tmp) / "float32.onnx")
