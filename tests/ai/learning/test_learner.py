@@ -368,7 +368,7 @@ def test_speed_with_10000_corrections_stays_near_the_speed_with_1000(capsys):
         learner.adjust_probabilities(model[:1], categories, queries[:1])  # builds the projection once
     # Rounds alternate between the two sizes so both see the same load from other processes.
     best = {(count, batch): float("inf") for count in learners for batch in (1, 32)}
-    for _ in range(5):
+    for _ in range(9):
         for (count, batch), so_far in best.items():
             best[count, batch] = min(so_far, _per_prediction_ms(learners[count], model, queries, batch))
     with capsys.disabled():
