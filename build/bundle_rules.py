@@ -20,6 +20,7 @@ PACKAGE_EXTENSION = ".ps2model"
 PACKAGE_MIME_TYPE = "application/x-ps2model"
 # Inside the bundle root (sys._MEIPASS): what ai.paths.model_path()/resource_path() open.
 BUNDLED_MODEL = "models/default.onnx"
+SOURCE_ONLY_MODELS = ("default-float.onnx",)
 BUNDLED_TAXONOMY = "resources/taxonomy.json"
 BUNDLED_FOLDERS = ("resources", "models")
 
@@ -244,7 +245,11 @@ def is_resource_file(relative: PurePosixPath) -> bool:
     if "__pycache__" in parts or relative.suffix in {".py", ".pyc"}:
         return False
     # models/recipe/ is the training recipe (torch), not something the app reads
-    return not (parts and parts[0] == "recipe")
+    if parts and parts[0] == "recipe":
+        return False
+    # The float original of the int8 default stays in source installs (`--model`), out of the
+    # bundle: its 7 MB would take the onedir app past its size budget for no default behaviour.
+    return relative.as_posix() not in SOURCE_ONLY_MODELS
 
 
 def data_files(root: Path) -> list[tuple[str, str]]:

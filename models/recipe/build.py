@@ -2,9 +2,10 @@
 
 Stages (each reads the previous stage's files in the work folder, default /work/data or
 $TEXTURE_SORTER_DATA): fetch → label → cache → sheets → embed → evaluate → compare → train →
-export → verify → report.
-The game data and every intermediate file stay in the work folder; only models/default.onnx and
-models/evaluation.json are written into the repository.
+export → verify → quantize → report. `export` writes the float model (models/default-float.onnx),
+`quantize` its int8 copy, the shipped models/default.onnx (models/recipe/quantize.py).
+The game data and every intermediate file stay in the work folder; only the two models and the
+JSON figures beside them (evaluation, comparison, quantization) are written into the repository.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ai.paths import model_path
-from models.recipe import backbone, compare, dataset, embed, evaluate, report, ship, sources
+from models.recipe import backbone, compare, dataset, embed, evaluate, quantize, report, ship, sources
 
 log = logging.getLogger("models.recipe")
 
@@ -34,8 +35,11 @@ STAGES = [
     "train",
     "export",
     "verify",
+    "quantize",
     "report",
 ]
+FLOAT_MODEL = "default-float.onnx"  # the float32 export (Conv weights stored as float16)
+SHIPPED_MODEL = "default.onnx"  # its int8 copy, what the app loads
 DEFAULT_INPUT_SIZE = 160
 
 
@@ -88,12 +92,18 @@ def run_stage(stage: str, args: argparse.Namespace) -> None:
     elif stage == "train":
         ship.train_head(work, args.variant, args.size, balance=args.balance)
     elif stage == "export":
-        out = ship.export_model(work, head_path, args.models_dir / "default.onnx")
+        out = ship.export_model(work, head_path, args.models_dir / FLOAT_MODEL)
         log.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
     elif stage == "verify":
-        checks = ship.verify(work, args.models_dir / "default.onnx", head_path, threads=2)
+        checks = ship.verify(work, args.models_dir / FLOAT_MODEL, head_path, threads=2)
         _write_json(work / "verify_report.json", checks)
         print(json.dumps(checks, indent=1))
+    elif stage == "quantize":
+        figures = quantize.ship(
+            work, args.models_dir / FLOAT_MODEL, args.models_dir / SHIPPED_MODEL, args.variant, args.size
+        )
+        _write_json(args.models_dir / "quantization.json", figures)
+        log.info("int8: %s", figures["recipe_run"])
     elif stage == "report":
         text = report.render(work, args.models_dir)
         (work / "report.md").write_text(text)

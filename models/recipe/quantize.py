@@ -74,7 +74,10 @@ def load_images(work_dir: Path, count: int, seed: int) -> tuple[list[np.ndarray]
 
 
 def quantize(
-    model_f32: Path, out: Path, tensors: np.ndarray, keep_float: tuple[str, ...] = KEEP_FLOAT,
+    model_f32: Path,
+    out: Path,
+    tensors: np.ndarray,
+    keep_float: tuple[str, ...] = KEEP_FLOAT,
     op_types: tuple[str, ...] = ("Conv", "Clip"),
     reduce_range: bool = True,
 ) -> Path:
@@ -157,7 +160,10 @@ def compare(float_path: Path, int8_path: Path, images: list[np.ndarray], labels:
         "ms_per_image_float": round(speed[0], 3),
         "ms_per_image_int8": round(speed[1], 3),
         "speedup": round(speed[0] / speed[1], 2),
-        "size_mb": {"float": round(float_path.stat().st_size / 1e6, 1), "int8": round(int8_path.stat().st_size / 1e6, 1)},
+        "size_mb": {
+            "float": round(float_path.stat().st_size / 1e6, 1),
+            "int8": round(int8_path.stat().st_size / 1e6, 1),
+        },
     }
 
 
@@ -203,7 +209,9 @@ def leave_one_game_out_int8(
     data8 = evaluate.Data(data.rows, swapped["pooled"], swapped["mid"], swapped["stats"], data.labels,
                           data.games, data.variant, data.input_size)  # fmt: skip
     games = evaluate.evaluated_games(data)
-    top3 = {key: np.full((len(data.rows), 3), -1, np.int64) for key in ("float", "int8", "float_ps2", "int8_ps2")}
+    top3 = {
+        key: np.full((len(data.rows), 3), -1, np.int64) for key in ("float", "int8", "float_ps2", "int8_ps2")
+    }
     for game in games:
         held_out = data.games == game
         head = evaluate.fit_head(data, ~held_out)
@@ -220,27 +228,92 @@ def leave_one_game_out_int8(
             "macro_top1": round(float(np.mean([g["top1"] for g in per_game.values()])), 4),
             "macro_top3": round(float(np.mean([g["top3"] for g in per_game.values()])), 4),
         }
-    result["agreement_plain"] = round(float((top3["float"][:, 0] == top3["int8"][:, 0])[top3["float"][:, 0] >= 0].mean()), 4)
+    result["agreement_plain"] = round(
+        float((top3["float"][:, 0] == top3["int8"][:, 0])[top3["float"][:, 0] >= 0].mean()), 4
+    )
     result["games"] = games
     return result
 
 
+METHOD = {
+    "tool": "onnxruntime.quantization.quantize_static",
+    "format": "QDQ",
+    "per_channel": True,
+    "op_types": ["Conv", "Clip"],
+    "weights": "int8, 7-bit range (reduce_range: no saturation on CPUs without VNNI)",
+    "activations": "uint8",
+    "calibration": "MinMax on 400 training images spread over every game",
+}
+
+
+def ship(
+    work_dir: Path, float_model: Path, out: Path, variant: str, size: int, calibration: int = 400
+) -> dict:
+    """The recipe's quantize stage: `out` = int8 copy of `float_model`, with its figures (speed and
+    agreement on held-back training images, the leave-one-game-out test with an int8 backbone, and
+    the check on the committed fixtures), as models/quantization.json holds them."""
+    images, labels, _ = load_images(work_dir, calibration + 1000, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = float32_copy(float_model, Path(tmp) / "float32.onnx")
+        reference = OfflineModel(f32)
+        tensors = np.stack([reference.preprocess(i) for i in images[:calibration]]).astype(np.float32)
+        quantize(f32, out, tensors)
+        held_back = compare(f32, out, images[calibration:], labels[calibration:])
+    logo = leave_one_game_out_int8(work_dir, variant, size, calibration)
+    fixtures = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
+    return {
+        "method": METHOD,
+        "recipe_run": {"held_back": held_back, "leave_one_game_out": logo},
+        "fixture_check": check_on_folder(float_model, out, fixtures),
+    }
+
+
+def check_on_folder(float_model: Path, int8_model: Path, folder: Path) -> dict:
+    """compare() on every texture under `folder` (no labels: agreement, differences and speed only).
+
+    Needs no training data: `--check tests/fixtures` runs it on the committed real game textures.
+    """
+    from ai.textures import is_texture_path, load_texture
+
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and is_texture_path(p))
+    images = [np.asarray(load_texture(p, min_size=256).pixels) for p in paths]
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = float32_copy(float_model, Path(tmp) / "float32.onnx")
+        figures = compare(f32, int8_model, images, [""] * len(images))
+    for key in ("top1_float", "top1_int8"):  # no labels on these files
+        figures.pop(key)
+    figures["folder"] = str(folder)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.recipe.quantize", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m models.recipe.quantize", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--model", type=Path, help="the model to quantise (with --out)")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--logo", action="store_true", help="instead: leave-one-game-out with an int8 backbone")
+    parser.add_argument(
+        "--logo", action="store_true", help="instead: leave-one-game-out with an int8 backbone"
+    )
     parser.add_argument("--work-dir", type=Path, default=sources.default_work_dir())
     parser.add_argument("--calibration", type=int, default=400, help="calibration images (spread over games)")
     parser.add_argument("--test", type=int, default=1000, help="held-back images for the comparison")
-    parser.add_argument("--keep-float", default=",".join(KEEP_FLOAT), help="name parts of convolutions kept float")
+    parser.add_argument(
+        "--keep-float", default=",".join(KEEP_FLOAT), help="name parts of convolutions kept float"
+    )
     parser.add_argument("--ops", default="Conv,Clip", help="operator types to quantise")
-    parser.add_argument("--full-range", action="store_true", help="8-bit weights (fast only on CPUs with VNNI)")
+    parser.add_argument(
+        "--full-range", action="store_true", help="8-bit weights (fast only on CPUs with VNNI)"
+    )
     parser.add_argument("--report", type=Path, help="write the comparison as JSON")
+    parser.add_argument("--check", type=Path, metavar="FOLDER",
+                        help="instead: compare --model (float) with --out (int8, already made) on FOLDER's textures")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     if args.logo:
-        report = leave_one_game_out_int8(args.work_dir, calibration=args.calibration, reduce_range=not args.full_range)
+        report = leave_one_game_out_int8(
+            args.work_dir, calibration=args.calibration, reduce_range=not args.full_range
+        )
         text = json.dumps(report, indent=1)
         print(text)
         if args.report:
@@ -248,13 +321,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.model is None or args.out is None:
         parser.error("give --model and --out (or --logo)")
+    if args.check:
+        report = check_on_folder(args.model, args.out, args.check)
+        text = json.dumps(report, indent=1)
+        print(text)
+        if args.report:
+            args.report.write_text(text + "\n")
+        return 0
     images, labels, _ = load_images(args.work_dir, args.calibration + args.test, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         f32 = float32_copy(args.model, Path(tmp) / "float32.onnx")
         reference = OfflineModel(f32)
-        calibration = np.stack([reference.preprocess(i) for i in images[: args.calibration]]).astype(np.float32)
+        calibration = np.stack([reference.preprocess(i) for i in images[: args.calibration]]).astype(
+            np.float32
+        )
         keep = tuple(part for part in args.keep_float.split(",") if part)
-        quantize(f32, args.out, calibration, keep, tuple(args.ops.split(",")), reduce_range=not args.full_range)
+        quantize(
+            f32, args.out, calibration, keep, tuple(args.ops.split(",")), reduce_range=not args.full_range
+        )
         report = compare(f32, args.out, images[args.calibration :], labels[args.calibration :])
     report["keep_float"] = list(keep)
     report["op_types"] = args.ops.split(",")

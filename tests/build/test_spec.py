@@ -137,10 +137,13 @@ def test_data_files_put_resources_and_models_where_ai_paths_looks(rules):
         assert Path(src).relative_to(ROOT).parent.as_posix() == dest
 
 
-def test_data_files_leave_out_python_sources_and_the_training_recipe(rules):
+def test_data_files_leave_out_python_sources_the_training_recipe_and_the_float_model(rules):
     bundled = [str(PurePosixPath(dest, Path(src).name)) for src, dest in rules.data_files(ROOT)]
     assert not [name for name in bundled if name.endswith((".py", ".pyc")) or "/recipe/" in name + "/"]
     assert not [name for name in bundled if name.startswith("models/recipe")]
+    # the int8 default is bundled, its float original (source installs' `--model`) is not
+    assert "models/default.onnx" in bundled and (ROOT / "models" / "default-float.onnx").is_file()
+    assert "models/default-float.onnx" not in bundled
 
 
 @pytest.mark.parametrize(
