@@ -122,6 +122,7 @@ class FrozenApp:
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired as exc:
+            self.stop_all()
             raise SmokeFailure(f"`{command}` still running after {timeout:.0f} s") from exc
         if modules_file.is_file():
             self.last_modules = modules_file.read_text(encoding="utf-8").split()
@@ -131,6 +132,9 @@ class FrozenApp:
         else:
             self.last_modules = None
         return proc
+
+    def stop_all(self) -> None:
+        """After a timeout: end whatever the timed-out run left behind (the executable itself is killed)."""
 
     def check(self, *args: str, expect: int = 0, **kwargs) -> subprocess.CompletedProcess:
         proc = self.run(*args, **kwargs)

@@ -5,7 +5,8 @@ ConstantOfShape can ask for more memory than the computer has, and neither can b
 Python once started. So the model is loaded and run by `python -m ai.packages.model_check` in a
 child process: killed when `PackageLimits.check_seconds` have passed, its data segment capped at
 `check_memory_bytes` plus four times the model's size (RLIMIT_DATA, on Linux), and gone as
-soon as its parent is (it watches its stdin). The child loads the model twice, as onnxruntime
+soon as its parent is (on POSIX it watches its stdin; on Windows, where a blocking read of a pipe
+in one thread stalls the others under Wine, it waits on the parent's process handle). The child loads the model twice, as onnxruntime
 sees it (`inspect_model`: input shape, output width) and exactly as classification will
 (`OfflineModel`: categories and preprocessing from the metadata), and reports both as JSON.
 A model that passed is remembered by its sha256 for the rest of the process.
@@ -19,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -37,6 +37,7 @@ SCORE_OUTPUTS = ("logits", "probabilities", "probs")
 DEFAULT_INPUT_SIZE = 224
 _PASSED: dict[str, ModelFacts] = {}  # sha256 → facts of models that passed, in this process
 _PASSED_MAX = 64
+WINDOWS = os.name == "nt"
 
 
 @dataclass
@@ -64,26 +65,40 @@ def check_model(
         return _PASSED[digest]
     memory = limits.check_memory_bytes + 4 * model.stat().st_size
     cmd = [sys.executable, "-m", "ai.packages.model_check", "--where", os.fspath(where), "--label", label,
-           "--memory", str(memory), "--seconds", str(limits.check_seconds), os.fspath(model)]  # fmt: skip
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        # stdin stays open while we wait: the child leaves as soon as it closes (we are gone).
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err, env=_child_env())
-        try:
-            returncode = proc.wait(timeout=limits.check_seconds)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise fail(
-                where,
-                f"{label} did not load and run once within {limits.check_seconds:g} s "
-                "(an endless loop, or far too much work for one image)",
-            ) from None
-        finally:
+           "--memory", str(memory), "--seconds", str(limits.check_seconds), "--parent", str(os.getpid()),
+           os.fspath(model)]  # fmt: skip
+    # Output through pipes, read by threads: a Windows program whose stdout is a plain file fails
+    # to set up its streams under Wine. On POSIX stdin stays open while we wait: the child leaves
+    # as soon as it closes (we are gone).
+    stdin = subprocess.DEVNULL if WINDOWS else subprocess.PIPE
+    proc = subprocess.Popen(
+        cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env()
+    )
+    streams = {"out": proc.stdout, "err": proc.stderr}
+    read: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda k=k, s=s: read.__setitem__(k, s.read()), daemon=True)
+               for k, s in streams.items()]  # fmt: skip
+    for reader in readers:
+        reader.start()
+    try:
+        returncode = proc.wait(timeout=limits.check_seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise fail(
+            where,
+            f"{label} did not load and run once within {limits.check_seconds:g} s "
+            "(an endless loop, or far too much work for one image)",
+        ) from None
+    finally:
+        if proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
-        out.seek(0)
-        err.seek(0)
-        answer, stderr = out.read(), err.read().decode("utf-8", "replace").strip()
+        for reader, stream in zip(readers, streams.values(), strict=True):
+            reader.join(timeout=5)
+            if not reader.is_alive():
+                stream.close()
+    answer, stderr = read.get("out", b""), read.get("err", b"").decode("utf-8", "replace").strip()
     try:
         report = json.loads(answer)
     except ValueError:
@@ -208,12 +223,15 @@ def _limit_memory(nbytes: int) -> None:
         resource.setrlimit(kind, (nbytes, nbytes))
 
 
-def _watch(seconds: float) -> None:
-    """Leave when the parent goes (stdin closes) or the time is up, whatever onnxruntime is doing."""
+def _watch(seconds: float, parent: int | None) -> None:
+    """Leave when the parent goes or the time is up, whatever onnxruntime is doing."""
 
     def parent_gone():
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdin.buffer.read()
+        if WINDOWS:
+            _wait_for_process(parent)
+        else:  # stdin closes when the parent goes
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdin.buffer.read()
         os._exit(3)
 
     def deadline():
@@ -222,6 +240,21 @@ def _watch(seconds: float) -> None:
 
     for target in (parent_gone, deadline):
         threading.Thread(target=target, daemon=True).start()
+
+
+def _wait_for_process(pid: int | None) -> None:
+    """Windows: block until process `pid` has ended (at once if it is gone or unknown)."""
+    if not pid:
+        return
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = ctypes.c_void_p
+    kernel32.WaitForSingleObject.argtypes = (ctypes.c_void_p, ctypes.c_uint32)
+    synchronize, infinite = 0x00100000, 0xFFFFFFFF
+    handle = kernel32.OpenProcess(synchronize, False, pid)
+    if handle:
+        kernel32.WaitForSingleObject(handle, infinite)
 
 
 def _looks_like_memory(message: str) -> bool:
@@ -236,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default=MODEL_MEMBER)
     parser.add_argument("--memory", type=int, required=True)
     parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--parent", type=int, help="the parent's process id (watched on Windows)")
     args = parser.parse_args(argv)
-    _watch(args.seconds)
+    _watch(args.seconds, args.parent)
     _limit_memory(args.memory)
     model = Path(args.model)
     try:

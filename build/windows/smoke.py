@@ -57,6 +57,11 @@ class WineApp(FrozenApp):
     def command(self, *args: str) -> list[str]:
         return ["wine", str(self.executable), *args]
 
+    def stop_all(self) -> None:
+        # Killing `wine` leaves the Windows program and its children running in the prefix, and
+        # every later `wineserver -w` would wait for them.
+        self.wine.kill()
+
 
 def linux_top1(work: Path) -> dict[str, str]:
     """{fixture path: top-1 category} of the app run from source on Linux (this Python)."""

@@ -138,9 +138,23 @@ class Wine:
         if driver.returncode != 0:
             raise ToolchainError(f"could not select Wine's null display driver: {driver.stderr[-500:]}")
 
-    def wait(self) -> None:
-        """Wait until every program of this prefix has ended (Inno's uninstaller runs on after its start)."""
-        subprocess.run(["wineserver", "-w"], env=self.env(), check=False)
+    def wait(self, timeout: float = 300) -> bool:
+        """Wait until every program of this prefix has ended (Inno's uninstaller runs on after its start).
+
+        A program still running after `timeout` seconds (a hung child of a timed-out command) is
+        killed with the rest of the prefix, so that no wait lasts for ever; False then.
+        """
+        try:
+            subprocess.run(["wineserver", "-w"], env=self.env(), check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return False
+        return True
+
+    def kill(self) -> None:
+        """End every program of this prefix now (`wineserver -k`)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(["wineserver", "-k"], env=self.env(), check=False, timeout=60)
 
     def run(
         self,
