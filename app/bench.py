@@ -8,12 +8,14 @@ Every figure comes from one run on the same files and the same model:
 - naive: one file at a time, full decode, preprocess, `session.run` at batch 1, one thread;
 - warm: a second pipeline run answered from a fresh prediction cache.
 Optional, in the same run: other models through the same pipeline (`compare`), the pipeline on one
-worker against the default (`scaling`), and the upstream classifier's way (`upstream`: CLIP
-ViT-B/32 in eager PyTorch at batch 1, ai.training_pytorch.reference_vit).
+worker against the default (`scaling`), the upstream classifier's way (`upstream`: CLIP
+ViT-B/32 in eager PyTorch at batch 1, ai.training_pytorch.reference_vit), and where decode time
+goes (`profile`: decode and prepare per format on one thread, PNG also through Pillow).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import resource
@@ -141,6 +143,42 @@ def measure_naive(files, manager) -> tuple[float, float]:
     return _rate(len(sample), seconds), (time.process_time() - cpu) / max(len(sample), 1)
 
 
+PROFILE_ROUNDS = 3  # best of, per format: one thread on a shared machine is noisy
+
+
+def profile_decoders(files, manager, batch: int) -> dict:
+    """Decode and prepare time per file by format on one thread (best of PROFILE_ROUNDS), as the
+    pipeline does them; PNG also with Pillow's decoder. Shares are of the summed decode time."""
+
+    def timed(group) -> tuple[float, float]:
+        best = (float("inf"), float("inf"))
+        for _ in range(PROFILE_ROUNDS):
+            stats = PipelineStats()
+            for i in range(0, len(group), batch):
+                items = [(f, None) for f in group[i : i + batch]]
+                _prepare_chunk(items, manager, "", DEFAULT_MAX_PIXELS, None, "", stats, threading.Event())
+            if stats.decode_s + stats.prepare_s < sum(best):
+                best = (stats.decode_s, stats.prepare_s)
+        return best[0] / len(group) * 1000, best[1] / len(group) * 1000
+
+    by_format: dict[str, list] = {}
+    for f in files:
+        by_format.setdefault(Path(f.path).suffix.lower().lstrip(".") or "?", []).append(f)
+    formats = {}
+    for name, group in sorted(by_format.items()):
+        decode_ms, prepare_ms = timed(group)
+        formats[name] = {"files": len(group), "decode_ms": round(decode_ms, 3), "prepare_ms": round(prepare_ms, 3)}
+        if name == "png" and png.available():
+            with png.pillow_only():
+                pillow_ms, _ = timed(group)
+            formats[name]["pillow_decode_ms"] = round(pillow_ms, 3)
+            formats[name]["speedup"] = round(pillow_ms / max(decode_ms, 1e-9), 2)
+    total = sum(v["decode_ms"] * v["files"] for v in formats.values())
+    for v in formats.values():
+        v["share_of_decode"] = round(v["decode_ms"] * v["files"] / total, 3) if total else 0.0
+    return {"threads": 1, "formats": formats}
+
+
 def _manager(model_path: str | None, providers: str | None) -> ModelManager:
     config = {"providers": providers, "rule_evidence": True}
     if model_path:
@@ -148,44 +186,56 @@ def _manager(model_path: str | None, providers: str | None) -> ModelManager:
     return ModelManager.create_default(config)
 
 
-def compare_model(files, path: str, providers, threads: int, batch: int, ours: dict, pillow_png: bool = False) -> dict:
+def compare_model(files, path: str, providers, threads: int, batch: int, ours, pillow_png: bool = False) -> dict:
     """Another model through the very same pipeline, files and settings; ratios are ours ÷ its.
-    `pillow_png` also decodes PNG with Pillow, as before ai.textures.png (the old setup)."""
-    if pillow_png:
-        with png.pillow_only():
-            return {**compare_model(files, path, providers, threads, batch, ours), "pillow_png": True}
+
+    `ours()` measures our pipeline and inference rates again; it runs just before and just after
+    the other model and the ratios use the mean of the two, so a shared machine whose load changes
+    during the bench moves both sides alike. `pillow_png` decodes the other model's PNGs with
+    Pillow, as before ai.textures.png (the old setup)."""
     manager = _manager(path, providers)
     if manager.offline_model is None:
         return {"path": path, "error": manager.offline_error or "the model could not be loaded"}
-    measure_pipeline(files[: min(len(files), 16)], manager, threads, batch)  # warm-up
-    rate, _, cpu = measure_pipeline(files, manager, threads, batch)
-    decode_rate, decoded = measure_decode_ceiling(files, manager, threads, batch)
-    inference_rate = measure_inference_ceiling(manager, decoded, batch, len(files), threads)
+    before = ours()
+    with png.pillow_only() if pillow_png else contextlib.nullcontext():
+        measure_pipeline(files[: min(len(files), 16)], manager, threads, batch)  # warm-up
+        rate, _, cpu = measure_pipeline(files, manager, threads, batch)
+        decode_rate, decoded = measure_decode_ceiling(files, manager, threads, batch)
+        inference_rate = measure_inference_ceiling(manager, decoded, batch, len(files), threads)
+    after = ours()
+    ours_rate, ours_inference = ((b + a) / 2 for b, a in zip(before, after, strict=True))
     return {
         "path": path,
         "model": manager.describe(),
+        "pillow_png": pillow_png,
         "pipeline_files_per_s": round(rate, 1),
         "decode_ceiling_files_per_s": round(decode_rate, 1),
         "inference_ceiling_files_per_s": round(inference_rate, 1),
         "cpu_ms_per_file": round(cpu * 1000, 4),
-        "ours_over_it_pipeline": round(ours["pipeline_files_per_s"] / max(rate, 1e-9), 2),
-        "ours_over_it_inference": round(ours["inference_ceiling_files_per_s"] / max(inference_rate, 1e-9), 2),
+        "ours_adjacent_files_per_s": round(ours_rate, 1),
+        "ours_adjacent_inference_files_per_s": round(ours_inference, 1),
+        "ours_over_it_pipeline": round(ours_rate / max(rate, 1e-9), 2),
+        "ours_over_it_inference": round(ours_inference / max(inference_rate, 1e-9), 2),
     }
 
 
-def measure_upstream(files, count: int, threads: int, categories: list[str], ours_rate: float) -> dict:
-    """The upstream classifier's way on the first `count` files: eager PyTorch, batch 1 (needs torch)."""
+def measure_upstream(files, count: int, threads: int, categories: list[str], ours) -> dict:
+    """The upstream classifier's way on the first `count` files: eager PyTorch, batch 1 (needs torch);
+    `ours()` is measured just before and after it, as in compare_model."""
     from ai.training_pytorch import is_pytorch_available
 
     if not is_pytorch_available():
         return {"error": "needs PyTorch: pip install 'texture-sorter[training]'"}
     from ai.training_pytorch.reference_vit import upstream_files_per_s
 
+    before = ours()[0]
     rate, done = upstream_files_per_s([f.path for f in files[:count]], categories, threads=threads)
+    ours_rate = (before + ours()[0]) / 2
     return {
         "method": "CLIP ViT-B/32 image encoder, PyTorch eager, batch 1, random weights",
         "files": done,
         "files_per_s": round(rate, 2),
+        "ours_adjacent_files_per_s": round(ours_rate, 1),
         "ours_over_it": round(ours_rate / max(rate, 1e-9), 1),
     }
 
@@ -202,11 +252,13 @@ def run_benchmark(
     baseline: str | None = None,
     scaling: bool = False,
     upstream: int = 0,
+    profile: bool = False,
 ) -> dict:
     """All figures of one bench run; `with_learner` attaches an empty in-memory learner, as the GUI
     always does (the pipeline then also computes each file's pixel hash). `compare` lists other
-    models to run the same way, `baseline` a model run with PNG decoded by Pillow (the old setup), `scaling` also runs the pipeline on one worker, `upstream` runs
-    that many files the upstream way."""
+    models to run the same way, `baseline` a model run with PNG decoded by Pillow (the old setup),
+    `scaling` also runs the pipeline on one worker, `upstream` runs that many files the upstream
+    way, `profile` times decoding per format on one thread."""
     threads = threads or default_threads()
     manager = _manager(model_path, providers)
     if with_learner:
@@ -239,7 +291,7 @@ def run_benchmark(
     inference_rate = phase(
         "inference_ceiling", lambda: measure_inference_ceiling(manager, decoded, batch, len(files), threads)
     )
-    decoded = None  # the tensors are not needed past the inference ceiling
+    sample, decoded = decoded[:batch], None  # one batch is kept for the comparisons' inference runs
     naive_rate, naive_cpu = phase("naive", lambda: measure_naive(files, manager))
     # The naive run uses one core, the pipeline at most min(threads, cores): pipeline/naive cannot
     # exceed that many times naive's CPU cost per file over the pipeline's.
@@ -293,11 +345,17 @@ def run_benchmark(
             "speedup": round(speedup, 2),
             "efficiency": round(speedup / cores, 3),
         }
-    figures["compare"] = [compare_model(files, path, providers, threads, batch, figures) for path in compare]
+    def ours() -> tuple[float, float]:
+        rate, _, _ = measure_pipeline(files, manager, threads, batch)
+        return rate, measure_inference_ceiling(manager, sample, batch, len(files), threads)
+
+    figures["compare"] = [compare_model(files, path, providers, threads, batch, ours) for path in compare]
     if baseline:
-        figures["baseline"] = compare_model(files, baseline, providers, threads, batch, figures, pillow_png=True)
+        figures["baseline"] = compare_model(files, baseline, providers, threads, batch, ours, pillow_png=True)
+    if profile:
+        figures["decode_profile"] = profile_decoders(files, manager, batch)
     if upstream:
-        figures["upstream"] = measure_upstream(files, upstream, cores, manager.categories, pipeline_rate)
+        figures["upstream"] = measure_upstream(files, upstream, cores, manager.categories, ours)
     return figures
 
 

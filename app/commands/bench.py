@@ -59,6 +59,11 @@ def register(subparsers) -> None:
         "--scaling", action="store_true", help="also run the pipeline on one worker: speed-up and efficiency"
     )
     p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also time decoding and preparing per format on one thread (PNG also through Pillow)",
+    )
+    p.add_argument(
         "--upstream",
         type=int,
         nargs="?",
@@ -135,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         figures = run_benchmark(
             files, args.threads, args.batch, args.providers, args.model, args.with_learner,
             compare=args.compare, baseline=args.baseline, scaling=args.scaling, upstream=args.upstream,
+            profile=args.profile,
         )  # fmt: skip
     _print_table(figures, sys.stderr if args.json == "-" else sys.stdout)
     _write_json(figures, args.json)
@@ -206,7 +212,7 @@ def _print_table(f: dict, out) -> None:
             continue
         lines.append(
             f"compare             {other['pipeline_files_per_s']:>9.1f} files/s   {other['model']} in the same pipeline "
-            f"(ours ×{other['ours_over_it_pipeline']:.2f}; inference ceiling "
+            f"(ours ×{other['ours_over_it_pipeline']:.2f} at {other['ours_adjacent_files_per_s']:.1f} beside it; inference ceiling "
             f"{other['inference_ceiling_files_per_s']:.1f}, ours ×{other['ours_over_it_inference']:.2f})"
         )
     base = f.get("baseline")
@@ -214,9 +220,19 @@ def _print_table(f: dict, out) -> None:
         lines.append(
             f"baseline {base['error']}" if "error" in base else
             f"old setup           {base['pipeline_files_per_s']:>9.1f} files/s   {base['model']}, PNG by Pillow "
-            f"(now ×{base['ours_over_it_pipeline']:.2f}; its ceilings: decode {base['decode_ceiling_files_per_s']:.1f}, "
+            f"(now ×{base['ours_over_it_pipeline']:.2f} at {base['ours_adjacent_files_per_s']:.1f} beside it; its ceilings: decode {base['decode_ceiling_files_per_s']:.1f}, "
             f"inference {base['inference_ceiling_files_per_s']:.1f})"
         )
+    profile = f.get("decode_profile")
+    if profile:
+        lines.append("decode profile, one thread, ms per file (decode + prepare, share of decode time):")
+        for name, v in profile["formats"].items():
+            pillow = (f"; Pillow {v['pillow_decode_ms']:.2f} ms, libpng ×{v['speedup']:.2f}"
+                      if "pillow_decode_ms" in v else "")  # fmt: skip
+            lines.append(
+                f"  {name:<6} {v['files']:>6} files  {v['decode_ms']:.2f} + {v['prepare_ms']:.2f} ms  "
+                f"({v['share_of_decode']:.0%}{pillow})"
+            )
     upstream = f.get("upstream")
     if upstream:
         if "error" in upstream:
