@@ -186,24 +186,39 @@ def _manager(model_path: str | None, providers: str | None) -> ModelManager:
     return ModelManager.create_default(config)
 
 
-def compare_model(files, path: str, providers, threads: int, batch: int, ours, pillow_png: bool = False) -> dict:
-    """Another model through the very same pipeline, files and settings; ratios are ours ÷ its.
+class Beside:
+    """Our own pipeline and inference rates, measured just before and just after each other run,
+    so a shared machine whose load changes during the bench moves both sides of a ratio alike.
+    One run's "after" is the next one's "before": back-to-back runs are not measured twice."""
 
-    `ours()` measures our pipeline and inference rates again; it runs just before and just after
-    the other model and the ratios use the mean of the two, so a shared machine whose load changes
-    during the bench moves both sides alike. `pillow_png` decodes the other model's PNGs with
+    def __init__(self, measure):
+        self._measure = measure
+        self._last: tuple[float, float] | None = None
+
+    def around(self, run):
+        """(run's result, (our files/s, our inference images/s) as the mean of before and after)."""
+        before = self._last or self._measure()
+        result = run()
+        self._last = self._measure()
+        return result, tuple((b + a) / 2 for b, a in zip(before, self._last, strict=True))
+
+
+def compare_model(files, path: str, providers, threads: int, batch: int, beside: Beside, pillow_png: bool = False) -> dict:
+    """Another model through the very same pipeline, files and settings; ratios are ours ÷ its,
+    with ours measured around it (`Beside`). `pillow_png` decodes the other model's PNGs with
     Pillow, as before ai.textures.png (the old setup)."""
     manager = _manager(path, providers)
     if manager.offline_model is None:
         return {"path": path, "error": manager.offline_error or "the model could not be loaded"}
-    before = ours()
-    with png.pillow_only() if pillow_png else contextlib.nullcontext():
-        measure_pipeline(files[: min(len(files), 16)], manager, threads, batch)  # warm-up
-        rate, _, cpu = measure_pipeline(files, manager, threads, batch)
-        decode_rate, decoded = measure_decode_ceiling(files, manager, threads, batch)
-        inference_rate = measure_inference_ceiling(manager, decoded, batch, len(files), threads)
-    after = ours()
-    ours_rate, ours_inference = ((b + a) / 2 for b, a in zip(before, after, strict=True))
+
+    def run():
+        with png.pillow_only() if pillow_png else contextlib.nullcontext():
+            measure_pipeline(files[: min(len(files), 16)], manager, threads, batch)  # warm-up
+            rate, _, cpu = measure_pipeline(files, manager, threads, batch)
+            decode_rate, decoded = measure_decode_ceiling(files, manager, threads, batch)
+            return rate, cpu, decode_rate, measure_inference_ceiling(manager, decoded, batch, len(files), threads)
+
+    (rate, cpu, decode_rate, inference_rate), (ours_rate, ours_inference) = beside.around(run)
     return {
         "path": path,
         "model": manager.describe(),
@@ -219,18 +234,17 @@ def compare_model(files, path: str, providers, threads: int, batch: int, ours, p
     }
 
 
-def measure_upstream(files, count: int, threads: int, categories: list[str], ours) -> dict:
-    """The upstream classifier's way on the first `count` files: eager PyTorch, batch 1 (needs torch);
-    `ours()` is measured just before and after it, as in compare_model."""
+def measure_upstream(files, count: int, threads: int, categories: list[str], beside: Beside) -> dict:
+    """The upstream classifier's way on the first `count` files: eager PyTorch, batch 1 (needs
+    torch), with ours measured around it (`Beside`)."""
     from ai.training_pytorch import is_pytorch_available
 
     if not is_pytorch_available():
         return {"error": "needs PyTorch: pip install 'texture-sorter[training]'"}
     from ai.training_pytorch.reference_vit import upstream_files_per_s
 
-    before = ours()[0]
-    rate, done = upstream_files_per_s([f.path for f in files[:count]], categories, threads=threads)
-    ours_rate = (before + ours()[0]) / 2
+    paths = [f.path for f in files[:count]]
+    (rate, done), (ours_rate, _) = beside.around(lambda: upstream_files_per_s(paths, categories, threads=threads))
     return {
         "method": "CLIP ViT-B/32 image encoder, PyTorch eager, batch 1, random weights",
         "files": done,
@@ -349,13 +363,14 @@ def run_benchmark(
         rate, _, _ = measure_pipeline(files, manager, threads, batch)
         return rate, measure_inference_ceiling(manager, sample, batch, len(files), threads)
 
-    figures["compare"] = [compare_model(files, path, providers, threads, batch, ours) for path in compare]
+    beside = Beside(ours)
+    figures["compare"] = [compare_model(files, path, providers, threads, batch, beside) for path in compare]
     if baseline:
-        figures["baseline"] = compare_model(files, baseline, providers, threads, batch, ours, pillow_png=True)
-    if profile:
-        figures["decode_profile"] = profile_decoders(files, manager, batch)
+        figures["baseline"] = compare_model(files, baseline, providers, threads, batch, beside, pillow_png=True)
     if upstream:
-        figures["upstream"] = measure_upstream(files, upstream, cores, manager.categories, ours)
+        figures["upstream"] = measure_upstream(files, upstream, cores, manager.categories, beside)
+    if profile:  # last: it is not a comparison, so it must not sit between one and its "after"
+        figures["decode_profile"] = profile_decoders(files, manager, batch)
     return figures
 
 

@@ -212,7 +212,7 @@ def _print_table(f: dict, out) -> None:
             continue
         lines.append(
             f"compare             {other['pipeline_files_per_s']:>9.1f} files/s   {other['model']} in the same pipeline "
-            f"(ours ×{other['ours_over_it_pipeline']:.2f} at {other['ours_adjacent_files_per_s']:.1f} beside it; inference ceiling "
+            f"(ours ×{other['ours_over_it_pipeline']:.2f}, ours run just before and after it: {other['ours_adjacent_files_per_s']:.1f}; inference ceiling "
             f"{other['inference_ceiling_files_per_s']:.1f}, ours ×{other['ours_over_it_inference']:.2f})"
         )
     base = f.get("baseline")
@@ -220,7 +220,7 @@ def _print_table(f: dict, out) -> None:
         lines.append(
             f"baseline {base['error']}" if "error" in base else
             f"old setup           {base['pipeline_files_per_s']:>9.1f} files/s   {base['model']}, PNG by Pillow "
-            f"(now ×{base['ours_over_it_pipeline']:.2f} at {base['ours_adjacent_files_per_s']:.1f} beside it; its ceilings: decode {base['decode_ceiling_files_per_s']:.1f}, "
+            f"(now ×{base['ours_over_it_pipeline']:.2f}, ours run just before and after it: {base['ours_adjacent_files_per_s']:.1f}; its ceilings: decode {base['decode_ceiling_files_per_s']:.1f}, "
             f"inference {base['inference_ceiling_files_per_s']:.1f})"
         )
     profile = f.get("decode_profile")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
 from ai.paths import model_path
-from app.bench import run_benchmark, scan_for_bench
+from app.bench import Beside, run_benchmark, scan_for_bench
 from app.cli import main
 from app.commands.bench import generate_textures
 
@@ -136,10 +137,7 @@ def test_bench_profiles_decoding_per_format_on_one_thread(tmp_path, tiny_model, 
     files = scan_for_bench(str(tmp_path / "files"))
     figures = run_benchmark(files, model_path=str(tiny_model), profile=True)
     formats = figures["decode_profile"]["formats"]
-    counted = {}
-    for f in files:
-        suffix = f.path.rsplit(".", 1)[-1].lower()
-        counted[suffix] = counted.get(suffix, 0) + 1
+    counted = Counter(f.path.rsplit(".", 1)[-1].lower() for f in files)
     assert {name: v["files"] for name, v in formats.items()} == counted
     assert all(v["decode_ms"] > 0 and v["prepare_ms"] > 0 for v in formats.values())
     assert sum(v["share_of_decode"] for v in formats.values()) == pytest.approx(1.0, abs=0.01)
@@ -159,3 +157,12 @@ def test_bench_runs_the_upstream_way_beside_ours(tmp_path, tiny_model):
     assert upstream["ours_over_it"] == pytest.approx(
         upstream["ours_adjacent_files_per_s"] / upstream["files_per_s"], rel=0.05
     )
+
+
+def test_ours_is_measured_around_each_run_and_shared_between_neighbours():
+    rates = iter([(100.0, 1000.0), (80.0, 800.0), (60.0, 600.0)])
+    measured = []
+    beside = Beside(lambda: measured.append(1) or next(rates))
+    assert beside.around(lambda: "first") == ("first", (90.0, 900.0))
+    assert beside.around(lambda: "second") == ("second", (70.0, 700.0))
+    assert len(measured) == 3  # not 4: the first run's "after" is the second's "before"
