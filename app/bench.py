@@ -11,6 +11,8 @@ Optional, in the same run: other models through the same pipeline (`compare`), t
 worker against the default (`scaling`), the upstream classifier's way (`upstream`: CLIP
 ViT-B/32 in eager PyTorch at batch 1, ai.training_pytorch.reference_vit), and where decode time
 goes (`profile`: decode and prepare per format on one thread, PNG also through Pillow).
+The old decoder (`old_decoder`) is the decode + prepare stage before issue 18's work: PNG by
+Pillow and the rule views by Pillow's full box resampler; its ceiling is measured in every run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ai import rules
 from ai.inference import OnnxInferenceSession
 from ai.model_manager import ModelManager
 from ai.prediction_cache import PredictionCache
@@ -148,7 +151,8 @@ PROFILE_ROUNDS = 3  # best of, per format: one thread on a shared machine is noi
 
 def profile_decoders(files, manager, batch: int) -> dict:
     """Decode and prepare time per file by format on one thread (best of PROFILE_ROUNDS), as the
-    pipeline does them; PNG also with Pillow's decoder. Shares are of the summed decode time."""
+    pipeline does them and with the old decoder (PNG by Pillow, full box rule views). Shares are
+    of the summed decode time."""
 
     def timed(group) -> tuple[float, float]:
         best = (float("inf"), float("inf"))
@@ -168,11 +172,12 @@ def profile_decoders(files, manager, batch: int) -> dict:
     for name, group in sorted(by_format.items()):
         decode_ms, prepare_ms = timed(group)
         formats[name] = {"files": len(group), "decode_ms": round(decode_ms, 3), "prepare_ms": round(prepare_ms, 3)}
+        with old_decoder():
+            old_decode_ms, old_prepare_ms = timed(group)
+        formats[name]["old_prepare_ms"] = round(old_prepare_ms, 3)
         if name == "png" and png.available():
-            with png.pillow_only():
-                pillow_ms, _ = timed(group)
-            formats[name]["pillow_decode_ms"] = round(pillow_ms, 3)
-            formats[name]["speedup"] = round(pillow_ms / max(decode_ms, 1e-9), 2)
+            formats[name]["pillow_decode_ms"] = round(old_decode_ms, 3)
+            formats[name]["speedup"] = round(old_decode_ms / max(decode_ms, 1e-9), 2)
     total = sum(v["decode_ms"] * v["files"] for v in formats.values())
     for v in formats.values():
         v["share_of_decode"] = round(v["decode_ms"] * v["files"] / total, 3) if total else 0.0
@@ -203,16 +208,22 @@ class Beside:
         return result, tuple((b + a) / 2 for b, a in zip(before, self._last, strict=True))
 
 
-def compare_model(files, path: str, providers, threads: int, batch: int, beside: Beside, pillow_png: bool = False) -> dict:
+@contextlib.contextmanager
+def old_decoder():
+    """Decode and prepare as before: PNG by Pillow, rule views by the full box resampler."""
+    with png.pillow_only(), rules.full_box_views():
+        yield
+
+
+def compare_model(files, path: str, providers, threads: int, batch: int, beside: Beside, old: bool = False) -> dict:
     """Another model through the very same pipeline, files and settings; ratios are ours ÷ its,
-    with ours measured around it (`Beside`). `pillow_png` decodes the other model's PNGs with
-    Pillow, as before ai.textures.png (the old setup)."""
+    with ours measured around it (`Beside`). `old` runs it with the old decoder (the old setup)."""
     manager = _manager(path, providers)
     if manager.offline_model is None:
         return {"path": path, "error": manager.offline_error or "the model could not be loaded"}
 
     def run():
-        with png.pillow_only() if pillow_png else contextlib.nullcontext():
+        with old_decoder() if old else contextlib.nullcontext():
             measure_pipeline(files[: min(len(files), 16)], manager, threads, batch)  # warm-up
             rate, _, cpu = measure_pipeline(files, manager, threads, batch)
             decode_rate, decoded = measure_decode_ceiling(files, manager, threads, batch)
@@ -222,7 +233,7 @@ def compare_model(files, path: str, providers, threads: int, batch: int, beside:
     return {
         "path": path,
         "model": manager.describe(),
-        "pillow_png": pillow_png,
+        "old_decoder": old,
         "pipeline_files_per_s": round(rate, 1),
         "decode_ceiling_files_per_s": round(decode_rate, 1),
         "inference_ceiling_files_per_s": round(inference_rate, 1),
@@ -298,10 +309,8 @@ def run_benchmark(
     decode_rate, decoded = phase(
         "decode_ceiling", lambda: measure_decode_ceiling(files, manager, threads, batch)
     )
-    pillow_decode_rate = None
-    if png.available():  # the same ceiling with PNGs decoded by Pillow, as before ai.textures.png
-        with png.pillow_only():
-            pillow_decode_rate, _ = measure_decode_ceiling(files, manager, threads, batch)
+    with old_decoder():  # the same ceiling with the decode + prepare stage as it was before
+        old_decode_rate, _ = measure_decode_ceiling(files, manager, threads, batch)
     inference_rate = phase(
         "inference_ceiling", lambda: measure_inference_ceiling(manager, decoded, batch, len(files), threads)
     )
@@ -337,8 +346,8 @@ def run_benchmark(
         "decode_ceiling_files_per_s": round(decode_rate, 1),
         "inference_ceiling_files_per_s": round(inference_rate, 1),
         "shared_core_ceiling_files_per_s": round(shared_ceiling, 1),
-        "decode_ceiling_pillow_png_files_per_s": pillow_decode_rate and round(pillow_decode_rate, 1),
-        "decoder_speedup": pillow_decode_rate and round(decode_rate / pillow_decode_rate, 2),
+        "decode_ceiling_old_decoder_files_per_s": round(old_decode_rate, 1),
+        "decoder_speedup": round(decode_rate / old_decode_rate, 2),
         "warm_cache_files_per_s": round(warm_rate, 1),
         "ratio_vs_naive": round(pipeline_rate / naive_rate, 2),
         "ratio_vs_ceiling": round(pipeline_rate / shared_ceiling, 3),
@@ -366,7 +375,7 @@ def run_benchmark(
     beside = Beside(ours)
     figures["compare"] = [compare_model(files, path, providers, threads, batch, beside) for path in compare]
     if baseline:
-        figures["baseline"] = compare_model(files, baseline, providers, threads, batch, beside, pillow_png=True)
+        figures["baseline"] = compare_model(files, baseline, providers, threads, batch, beside, old=True)
     if upstream:
         figures["upstream"] = measure_upstream(files, upstream, cores, manager.categories, beside)
     if profile:  # last: it is not a comparison, so it must not sit between one and its "after"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import ai.rules as rules_module
 from ai.rules import RuleClassifier
 from ai.taxonomy import default_categories
 
@@ -119,3 +120,62 @@ def test_batched_statistics_equal_one_image_at_a_time():
         p2, s2 = rules.assess(image)
         np.testing.assert_allclose(p1, p2, atol=1e-6)
         assert s1 == s2
+
+
+def _fixture_images(fixtures_dir):
+    from ai.textures import load_texture
+
+    paths = sorted(p for p in fixtures_dir.rglob("*") if p.suffix.lower() in {".png", ".dds", ".tga", ".tm2"})
+    return [load_texture(p).pixels for p in paths]
+
+
+def _synth_images():
+    from ai.textures.synth import IMAGE_KINDS, synth_image
+
+    # Sides that are whole multiples of the views (reduce() only) and ones that are not.
+    return [
+        synth_image(side, kind, seed=i)
+        for i, (side, kind) in enumerate((s, k) for s in (64, 128, 171, 256, 300, 512) for k in IMAGE_KINDS)
+    ]
+
+
+def test_rule_views_match_the_full_box_filter(fixtures_dir):
+    images = _fixture_images(fixtures_dir) + _synth_images()
+    fast = rules_module.pixel_stats_batch(images)
+    with rules_module.full_box_views():  # Pillow's full box resampler for every view
+        fair = rules_module.pixel_stats_batch(images)
+    whole = 0
+    for image, a, b in zip(images, fast, fair, strict=True):
+        if image.shape[0] % 128 == 0 and image.shape[1] % 128 == 0:
+            whole += 1  # whole factors: the same box averages, rounded within one level
+            va, vb = a.view.astype(int), b.view.astype(int)
+            assert np.abs(va[..., 3] - vb[..., 3]).max() <= 1
+            # Pillow averages premultiplied colour: compare that (un-premultiplying a one-level
+            # difference at alpha a moves the colour by up to 255 / a).
+            pa, pb = va[..., :3] * va[..., 3:] / 255, vb[..., :3] * vb[..., 3:] / 255
+            assert np.abs(pa - pb).max() <= 2
+        assert np.abs(a.mean_rgb - b.mean_rgb).max() < 2.0
+        for name in (
+            "gray_fraction",
+            "unit_normal_fraction",
+            "alpha_binary",
+            "transparent",
+            "edge_density",
+            "saturation",
+            "green",
+            "brown",
+            "blue",
+        ):
+            assert abs(getattr(a, name) - getattr(b, name)) < 0.03, name
+    assert whole >= 10
+
+
+def test_rule_answers_unchanged_by_the_reduce_shortcut(fixtures_dir):
+    images = _fixture_images(fixtures_dir) + _synth_images()
+    rules = RuleClassifier()
+    fast = rules.assess_batch(images)
+    with rules_module.full_box_views():
+        fair = rules.assess_batch(images)
+    for (pa, sa), (pb, sb) in zip(fast, fair, strict=True):
+        assert np.abs(pa - pb).max() < 0.05
+        assert (sa and sa[0]) == (sb and sb[0])

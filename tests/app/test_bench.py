@@ -108,7 +108,7 @@ def test_bench_compares_another_model_and_measures_scaling_in_the_same_run(tmp_p
     figures = run_benchmark(files, model_path=str(ours), compare=[str(other), str(tmp_path / "missing.onnx")],
                             baseline=str(other), scaling=True)  # fmt: skip
     baseline = figures["baseline"]
-    assert baseline["pillow_png"] is True and baseline["pipeline_files_per_s"] > 0
+    assert baseline["old_decoder"] is True and baseline["pipeline_files_per_s"] > 0
     assert baseline["ours_over_it_pipeline"] == pytest.approx(
         baseline["ours_adjacent_files_per_s"] / baseline["pipeline_files_per_s"], rel=0.02
     )
@@ -121,7 +121,7 @@ def test_bench_compares_another_model_and_measures_scaling_in_the_same_run(tmp_p
     assert compared["ours_over_it_inference"] == pytest.approx(
         compared["ours_adjacent_inference_files_per_s"] / compared["inference_ceiling_files_per_s"], rel=0.02
     )
-    assert compared["pillow_png"] is False
+    assert compared["old_decoder"] is False
     assert "error" in missing and "missing.onnx" in missing["path"]
     scaling = figures["scaling"]
     assert scaling["speedup"] == pytest.approx(
@@ -137,7 +137,20 @@ def test_bench_table_prints_the_comparison_lines(tmp_path, tiny_model, capsys):
     table = capsys.readouterr().out
     assert "compare" in table and "in the same pipeline (ours ×" in table
     assert "one worker" in table and "efficiency" in table
-    assert "old setup" in table and "PNG by Pillow" in table
+    assert "old setup" in table and "old decoder" in table
+
+
+def test_old_decoder_is_pillow_png_and_full_box_rule_views():
+    from ai import rules
+    from ai.textures import png
+    from app.bench import old_decoder
+
+    before = (png.accept(b"\x89PNG\r\n\x1a\n"), rules.VIEW_REDUCING_GAP)
+    with old_decoder():
+        assert not png.accept(b"\x89PNG\r\n\x1a\n")  # PNGs go to Pillow's decoder
+        assert rules.VIEW_REDUCING_GAP is None
+    assert (png.accept(b"\x89PNG\r\n\x1a\n"), rules.VIEW_REDUCING_GAP) == before
+    assert before[1] == 1.0 and (before[0] or not png.available())
 
 
 def test_bench_profiles_decoding_per_format_on_one_thread(tmp_path, tiny_model, capsys):
@@ -147,7 +160,7 @@ def test_bench_profiles_decoding_per_format_on_one_thread(tmp_path, tiny_model, 
     formats = figures["decode_profile"]["formats"]
     counted = Counter(f.path.rsplit(".", 1)[-1].lower() for f in files)
     assert {name: v["files"] for name, v in formats.items()} == counted
-    assert all(v["decode_ms"] > 0 and v["prepare_ms"] > 0 for v in formats.values())
+    assert all(v["decode_ms"] > 0 and v["prepare_ms"] > 0 and v["old_prepare_ms"] > 0 for v in formats.values())
     assert sum(v["share_of_decode"] for v in formats.values()) == pytest.approx(1.0, abs=0.01)
     png = formats["png"]
     assert png["speedup"] == pytest.approx(png["pillow_decode_ms"] / png["decode_ms"], rel=0.02)
