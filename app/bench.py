@@ -2,11 +2,13 @@
 
 Every figure comes from one run on the same files and the same model:
 - pipeline: `classify_files` end to end (no cache), files/s;
-- decode ceiling: decode + prepare only, on all decode threads;
+- decode ceiling: decode + prepare only, on all decode threads, in turn with the old decoder's;
 - inference ceiling: the model alone on pre-made tensors at the pipeline's batch size;
 - shared-core ceiling: 1 / (1/decode + 1/inference), what the two stages allow on the same cores;
 - naive: one file at a time, full decode, preprocess, `session.run` at batch 1, one thread;
 - warm: a second pipeline run answered from a fresh prediction cache.
+The pipeline and the two ceilings are each the best of PASSES passes: on a shared machine a
+change of load only ever slows a pass down.
 Optional, in the same run: other models through the same pipeline (`compare`), the pipeline on one
 worker against the default (`scaling`), the upstream classifier's way (`upstream`: CLIP
 ViT-B/32 in eager PyTorch at batch 1, ai.training_pytorch.reference_vit), and where decode time
@@ -265,6 +267,24 @@ def measure_upstream(files, count: int, threads: int, categories: list[str], bes
     }
 
 
+PASSES = 2  # ours' pipeline and ceilings: the best of this many passes (load only ever slows one)
+
+
+def _best_of(passes: int, measure, rate=lambda result: result[0]):
+    """The result with the highest rate of `passes` runs of measure()."""
+    return max((measure() for _ in range(passes)), key=rate)
+
+
+def _alternating(passes: int, measure):
+    """(best of ours, best with the old decoder), the passes taken in turn so both see the same load."""
+    ours, old = [], []
+    for _ in range(passes):
+        ours.append(measure())
+        with old_decoder():
+            old.append(measure())
+    return max(ours, key=lambda r: r[0]), max(old, key=lambda r: r[0])
+
+
 def run_benchmark(
     files: list[ScannedFile],
     threads: int | None = None,
@@ -304,15 +324,17 @@ def run_benchmark(
         return result
 
     pipeline_rate, stats, pipeline_cpu = phase(
-        "pipeline", lambda: measure_pipeline(files, manager, threads, batch)
+        "pipeline", lambda: _best_of(PASSES, lambda: measure_pipeline(files, manager, threads, batch))
     )
-    decode_rate, decoded = phase(
-        "decode_ceiling", lambda: measure_decode_ceiling(files, manager, threads, batch)
+    (decode_rate, decoded), (old_decode_rate, _) = phase(
+        "decode_ceiling",
+        lambda: _alternating(PASSES, lambda: measure_decode_ceiling(files, manager, threads, batch)),
     )
-    with old_decoder():  # the same ceiling with the decode + prepare stage as it was before
-        old_decode_rate, _ = measure_decode_ceiling(files, manager, threads, batch)
     inference_rate = phase(
-        "inference_ceiling", lambda: measure_inference_ceiling(manager, decoded, batch, len(files), threads)
+        "inference_ceiling",
+        lambda: _best_of(
+            PASSES, lambda: measure_inference_ceiling(manager, decoded, batch, len(files), threads), rate=float
+        ),
     )
     sample, decoded = decoded[:batch], None  # one batch is kept for the comparisons' inference runs
     naive_rate, naive_cpu = phase("naive", lambda: measure_naive(files, manager))
