@@ -12,7 +12,7 @@ change of load only ever slows a pass down.
 Optional, in the same run: other models through the same pipeline (`compare`), the pipeline on one
 worker against the default (`scaling`), the upstream classifier's way (`upstream`: CLIP
 ViT-B/32 in eager PyTorch at batch 1, ai.training_pytorch.reference_vit), and where decode time
-goes (`profile`: decode and prepare per format on one thread, PNG also through Pillow).
+goes (`profile`: decode and prepare per format on one thread, also with the old decoder).
 The old decoder (`old_decoder`) is the decode + prepare stage before issue 18's work: PNG by
 Pillow and the rule views by Pillow's full box resampler; its ceiling is measured in every run.
 """
@@ -275,14 +275,14 @@ def _best_of(passes: int, measure, rate=lambda result: result[0]):
     return max((measure() for _ in range(passes)), key=rate)
 
 
-def _alternating(passes: int, measure):
+def _alternating(passes: int, measure, rate=lambda result: result[0]):
     """(best of ours, best with the old decoder), the passes taken in turn so both see the same load."""
     ours, old = [], []
     for _ in range(passes):
         ours.append(measure())
         with old_decoder():
             old.append(measure())
-    return max(ours, key=lambda r: r[0]), max(old, key=lambda r: r[0])
+    return max(ours, key=rate), max(old, key=rate)
 
 
 def run_benchmark(
@@ -301,7 +301,7 @@ def run_benchmark(
 ) -> dict:
     """All figures of one bench run; `with_learner` attaches an empty in-memory learner, as the GUI
     always does (the pipeline then also computes each file's pixel hash). `compare` lists other
-    models to run the same way, `baseline` a model run with PNG decoded by Pillow (the old setup),
+    models to run the same way, `baseline` a model run with the old decoder (the old setup),
     `scaling` also runs the pipeline on one worker, `upstream` runs that many files the upstream
     way, `profile` times decoding per format on one thread."""
     threads = threads or default_threads()

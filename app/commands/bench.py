@@ -188,7 +188,8 @@ def _print_table(f: dict, out) -> None:
         f"at most ×{f['ratio_vs_naive_bound']:.2f} on {f['cores']} cores: CPU per file "
         f"{f['cpu_ms_per_file']['pipeline']:.2f} ms pipeline, {f['cpu_ms_per_file']['naive']:.2f} ms naive)",
         f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s"
-        + f"   (old decoder: {f['decode_ceiling_old_decoder_files_per_s']:.1f}; ×{f['decoder_speedup']:.2f})",
+        + f"   (old decoder, PNG by Pillow and full box resizes: {f['decode_ceiling_old_decoder_files_per_s']:.1f}; "
+        f"now ×{f['decoder_speedup']:.2f})",
         f"inference ceiling   {f['inference_ceiling_files_per_s']:>9.1f} files/s",
         f"shared-core ceiling {f['shared_core_ceiling_files_per_s']:>9.1f} files/s   "
         f"(pipeline at {f['ratio_vs_ceiling']:.0%})",
@@ -205,6 +206,7 @@ def _print_table(f: dict, out) -> None:
         lines.append(
             f"one worker          {scaling['one_worker_files_per_s']:>9.1f} files/s   ({scaling['workers']} workers: "
             f"×{scaling['speedup']:.2f}, efficiency {scaling['efficiency']:.0%} of {f['cores']} cores)"
+            + ("; over 100 %: the machine's load changed between the two runs" if scaling["efficiency"] > 1 else "")
         )
     for other in f.get("compare", []):
         if "error" in other:

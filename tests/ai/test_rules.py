@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fixture_files import fixture_textures
 
 import ai.rules as rules_module
 from ai.rules import RuleClassifier
@@ -122,25 +123,21 @@ def test_batched_statistics_equal_one_image_at_a_time():
         assert s1 == s2
 
 
-def _fixture_images(fixtures_dir):
+@pytest.fixture(scope="module")
+def view_images():
+    """The committed fixtures, and synthetic textures at sides that are whole multiples of the
+    rule views (reduce() only) and ones that are not."""
     from ai.textures import load_texture
-
-    paths = sorted(p for p in fixtures_dir.rglob("*") if p.suffix.lower() in {".png", ".dds", ".tga", ".tm2"})
-    return [load_texture(p).pixels for p in paths]
-
-
-def _synth_images():
     from ai.textures.synth import IMAGE_KINDS, synth_image
 
-    # Sides that are whole multiples of the views (reduce() only) and ones that are not.
-    return [
-        synth_image(side, kind, seed=i)
-        for i, (side, kind) in enumerate((s, k) for s in (64, 128, 171, 256, 300, 512) for k in IMAGE_KINDS)
+    kinds = [(side, kind) for side in (64, 128, 171, 256, 300, 512) for kind in IMAGE_KINDS]
+    return [load_texture(p).pixels for p in fixture_textures()] + [
+        synth_image(side, kind, seed=i) for i, (side, kind) in enumerate(kinds)
     ]
 
 
-def test_rule_views_match_the_full_box_filter(fixtures_dir):
-    images = _fixture_images(fixtures_dir) + _synth_images()
+def test_rule_views_match_the_full_box_filter(view_images):
+    images = view_images
     fast = rules_module.pixel_stats_batch(images)
     with rules_module.full_box_views():  # Pillow's full box resampler for every view
         fair = rules_module.pixel_stats_batch(images)
@@ -170,8 +167,8 @@ def test_rule_views_match_the_full_box_filter(fixtures_dir):
     assert whole >= 10
 
 
-def test_rule_answers_unchanged_by_the_reduce_shortcut(fixtures_dir):
-    images = _fixture_images(fixtures_dir) + _synth_images()
+def test_rule_answers_unchanged_by_the_reduce_shortcut(view_images):
+    images = view_images
     rules = RuleClassifier()
     fast = rules.assess_batch(images)
     with rules_module.full_box_views():

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixture_files import fixture_textures
 from PIL import Image
 
 from app.cli import main
@@ -104,7 +105,7 @@ def _corrupt_variants(sources: list[Path], out: Path, count: int) -> list[Path]:
 
 
 def test_300_corrupted_fixtures_each_get_one_clean_error_or_a_result(tmp_path, tiny_model, capsys):
-    sources = sorted(p for p in FIXTURES.rglob("*") if p.suffix.lower() in {".dds", ".png", ".tga", ".tm2"})
+    sources = fixture_textures()
     if len(sources) < 5:
         pytest.skip("real fixtures not present")
     variants = _corrupt_variants(sources, tmp_path, 300)
