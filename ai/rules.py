@@ -227,8 +227,10 @@ def _foreground_components(small: np.ndarray) -> tuple[int, float]:
 
 def _hue(r: np.ndarray, g: np.ndarray, b: np.ndarray, maxc: np.ndarray, spread: np.ndarray) -> np.ndarray:
     d = np.maximum(spread, 1e-6)
-    h = np.where(maxc == r, ((g - b) / d) % 6, np.where(maxc == g, (b - r) / d + 2, (r - g) / d + 4))
-    return (h / 6.0) % 1.0
+    red = (g - b) / d  # in [-1, 1] where red is the largest channel: `% 6` only lifts negatives by 6
+    red += np.where(red < 0, np.float32(6), np.float32(0))
+    h = np.where(maxc == r, red, np.where(maxc == g, (b - r) / d + 2, (r - g) / d + 4))
+    return h / 6.0  # in [0, 1): red + 6 stays below 6 (|g - b| ≥ 1 when g ≠ b, since texels are whole levels)
 
 
 class RuleClassifier:

@@ -14,7 +14,8 @@ worker against the default (`scaling`), the upstream classifier's way (`upstream
 ViT-B/32 in eager PyTorch at batch 1, ai.training_pytorch.reference_vit), and where decode time
 goes (`profile`: decode and prepare per format on one thread, also with the old decoder).
 The old decoder (`old_decoder`) is the decode + prepare stage before issue 18's work: PNG by
-Pillow and the rule views by Pillow's full box resampler; its ceiling is measured in every run.
+Pillow, the rule views by Pillow's full box resampler and the model's input resized premultiplied
+(ai.textures.preprocess.resize_then_composite); its ceiling is measured in every run.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ai import rules
 from ai.inference import OnnxInferenceSession
 from ai.model_manager import ModelManager
 from ai.prediction_cache import PredictionCache
-from ai.textures import DEFAULT_MAX_PIXELS, load_texture, png
+from ai.textures import DEFAULT_MAX_PIXELS, load_texture, png, preprocess
 from ai.textures.preprocess import normalize
 from app.pipeline import (
     DEFAULT_BATCH,
@@ -212,8 +213,9 @@ class Beside:
 
 @contextlib.contextmanager
 def old_decoder():
-    """Decode and prepare as before: PNG by Pillow, rule views by the full box resampler."""
-    with png.pillow_only(), rules.full_box_views():
+    """Decode and prepare as before: PNG by Pillow, rule views by the full box resampler, the
+    model's input resized premultiplied and composited after."""
+    with png.pillow_only(), rules.full_box_views(), preprocess.resize_then_composite():
         yield
 
 

@@ -188,7 +188,7 @@ def _print_table(f: dict, out) -> None:
         f"at most ×{f['ratio_vs_naive_bound']:.2f} on {f['cores']} cores: CPU per file "
         f"{f['cpu_ms_per_file']['pipeline']:.2f} ms pipeline, {f['cpu_ms_per_file']['naive']:.2f} ms naive)",
         f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s"
-        + f"   (old decoder, PNG by Pillow and full box resizes: {f['decode_ceiling_old_decoder_files_per_s']:.1f}; "
+        + f"   (old decoder, PNG by Pillow, full box views, premultiplied resize: {f['decode_ceiling_old_decoder_files_per_s']:.1f}; "
         f"now ×{f['decoder_speedup']:.2f})",
         f"inference ceiling   {f['inference_ceiling_files_per_s']:>9.1f} files/s",
         f"shared-core ceiling {f['shared_core_ceiling_files_per_s']:>9.1f} files/s   "

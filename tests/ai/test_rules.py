@@ -176,3 +176,21 @@ def test_rule_answers_unchanged_by_the_reduce_shortcut(view_images):
     for (pa, sa), (pb, sb) in zip(fast, fair, strict=True):
         assert np.abs(pa - pb).max() < 0.05
         assert (sa and sa[0]) == (sb and sb[0])
+
+
+def test_hue_equals_the_modulo_formula_bit_for_bit():
+    def reference(r, g, b, maxc, spread):  # the textbook formula with its two modulo operations
+        d = np.maximum(spread, 1e-6)
+        h = np.where(maxc == r, ((g - b) / d) % 6, np.where(maxc == g, (b - r) / d + 2, (r - g) / d + 4))
+        return (h / 6.0) % 1.0
+
+    grid = np.arange(0, 256, 3, dtype=np.float32)
+    r, g, b = (c.ravel() for c in np.meshgrid(grid, grid, grid, indexing="ij"))
+    near = np.random.default_rng(5).integers(0, 256, (3, 200_000)).astype(np.float32)
+    near[1] = np.clip(near[0] + np.random.default_rng(6).integers(-2, 3, near.shape[1]), 0, 255)  # g ≈ r
+    r, g, b = (np.concatenate([x, y]) for x, y in zip((r, g, b), near, strict=True))
+    maxc = np.maximum(np.maximum(r, g), b)
+    spread = maxc - np.minimum(np.minimum(r, g), b)
+    got = rules_module._hue(r, g, b, maxc, spread)
+    assert got.dtype == np.float32 and ((got >= 0) & (got < 1)).all()
+    np.testing.assert_array_equal(got, reference(r, g, b, maxc, spread))

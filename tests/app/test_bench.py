@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 
@@ -140,17 +141,36 @@ def test_bench_table_prints_the_comparison_lines(tmp_path, tiny_model, capsys):
     assert "old setup" in table and "old decoder" in table
 
 
-def test_old_decoder_is_pillow_png_and_full_box_rule_views():
+def test_bench_table_explains_an_efficiency_over_100_percent(tmp_path, tiny_model):
+    from app.commands.bench import _print_table
+
+    generate_textures(tmp_path / "files", 8, size=64, seed=4)
+    figures = run_benchmark(scan_for_bench(str(tmp_path / "files")), model_path=str(tiny_model), scaling=True)
+    lines = {}
+    for efficiency in (0.8, 1.2):
+        figures["scaling"]["efficiency"] = efficiency
+        out = io.StringIO()
+        _print_table(figures, out)
+        (lines[efficiency],) = [line for line in out.getvalue().splitlines() if line.startswith("one worker")]
+    assert "efficiency 80%" in lines[0.8] and "load changed" not in lines[0.8]
+    assert "the machine's load changed between the two runs" in lines[1.2]
+
+
+def test_old_decoder_is_pillow_png_full_box_rule_views_and_the_premultiplied_model_input():
     from ai import rules
-    from ai.textures import png
+    from ai.textures import png, preprocess
     from app.bench import old_decoder
 
-    before = (png.accept(b"\x89PNG\r\n\x1a\n"), rules.VIEW_REDUCING_GAP)
+    def state():
+        return png.accept(b"\x89PNG\r\n\x1a\n"), rules.VIEW_REDUCING_GAP, preprocess._composite_first
+
+    before = state()
     with old_decoder():
         assert not png.accept(b"\x89PNG\r\n\x1a\n")  # PNGs go to Pillow's decoder
         assert rules.VIEW_REDUCING_GAP is None
-    assert (png.accept(b"\x89PNG\r\n\x1a\n"), rules.VIEW_REDUCING_GAP) == before
-    assert before[1] == 1.0 and (before[0] or not png.available())
+        assert preprocess._composite_first is False
+    assert state() == before
+    assert before[1:] == (1.0, True) and (before[0] or not png.available())
 
 
 def test_bench_profiles_decoding_per_format_on_one_thread(tmp_path, tiny_model, capsys):
