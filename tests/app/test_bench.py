@@ -123,6 +123,11 @@ def test_bench_compares_another_model_and_measures_scaling_in_the_same_run(tmp_p
         compared["ours_adjacent_inference_files_per_s"] / compared["inference_ceiling_files_per_s"], rel=0.02
     )
     assert compared["old_decoder"] is False
+    assert compared["ours_over_it_cpu"] == pytest.approx(
+        compared["cpu_ms_per_file"] / compared["ours_adjacent_cpu_ms_per_file"], rel=0.02
+    )
+    cpu = figures["decode_cpu_ms_per_file"]
+    assert cpu["new"] > 0 and figures["decoder_cpu_speedup"] == pytest.approx(cpu["old_decoder"] / cpu["new"], rel=0.02)
     assert "error" in missing and "missing.onnx" in missing["path"]
     scaling = figures["scaling"]
     assert scaling["speedup"] == pytest.approx(
@@ -138,7 +143,7 @@ def test_bench_table_prints_the_comparison_lines(tmp_path, tiny_model, capsys):
     table = capsys.readouterr().out
     assert "compare" in table and "in the same pipeline (ours ×" in table
     assert "one worker" in table and "efficiency" in table
-    assert "old setup" in table and "old decoder" in table
+    assert "old setup" in table and "old decoder" in table and "CPU per file now ×" in table
 
 
 def test_bench_table_explains_an_efficiency_over_100_percent(tmp_path, tiny_model):
