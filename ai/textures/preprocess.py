@@ -69,10 +69,11 @@ def to_model_rgb(rgba: np.ndarray, size: int) -> np.ndarray:
     Pillow's bilinear filter; → uint8 HxWx3 (read-only).
 
     Compositing first is the same picture as resizing the premultiplied texels and compositing
-    after (both are linear; they differ by rounding, within 2 levels: tests/ai/textures), and it
-    is cheaper: one blend at full size in Pillow, then a 3-channel resize, instead of Pillow's
-    premultiply, resize and un-premultiply passes plus the blend in numpy (−33 % instructions for
-    a 256² texture with alpha, −22 % for an opaque one).
+    after (both are linear, so they differ by rounding only: at most 1.5 levels from the picture
+    computed in floating point, and 3 from the old way; tests/ai/textures), and it is cheaper:
+    one blend at full size in Pillow, then a 3-channel resize, instead of Pillow's premultiply,
+    resize and un-premultiply passes plus the blend in numpy (−33 % instructions for a 256²
+    texture with alpha, −22 % for an opaque one).
     """
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
         raise ValueError(f"expected HxWx4 uint8, got {rgba.shape} {rgba.dtype}")
