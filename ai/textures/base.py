@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -102,6 +103,22 @@ def reduction_factor(width: int, height: int, min_size: int | None) -> int:
     return max(1, min(width // min(min_size, width), height // min(min_size, height)))
 
 
+# In a C-contiguous RGBA array read as 32-bit texels, alpha is the most significant byte here.
+_ALPHA_HIGH_BYTE = sys.byteorder == "little"
+
+
+def is_opaque(rgba: np.ndarray) -> bool:
+    """True when every texel of an RGBA uint8 HxWx4 array has alpha 255.
+
+    Read as one 32-bit word per texel, "alpha is 255 everywhere" is "the smallest word is at least
+    0xFF000000": one contiguous pass instead of a strided one over every fourth byte (~10× fewer
+    instructions; every decode and every resize of every file asks it).
+    """
+    if _ALPHA_HIGH_BYTE and rgba.flags.c_contiguous and rgba.size:
+        return int(rgba.view(np.uint32).min()) >= 0xFF000000
+    return bool(rgba[:, :, 3].min() == 255)
+
+
 def reduce_rgba(pixels: np.ndarray, factor: int) -> np.ndarray:
     """Box-reduce RGBA uint8 by an integer factor, as Pillow's `Image.reduce` does.
 
@@ -110,7 +127,7 @@ def reduce_rgba(pixels: np.ndarray, factor: int) -> np.ndarray:
     """
     data = np.ascontiguousarray(pixels)
     h, w = data.shape[:2]
-    if data[:, :, 3].min() == 255:
+    if is_opaque(data):
         image = Image.frombuffer("RGBX", (w, h), data, "raw", "RGBX", 0, 1)
         out = np.array(image.reduce(factor))
         out[:, :, 3] = 255

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ai.textures.bands import band_bytes, unpack_in_bands
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, palette_lookup, pick_mip_level
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, palette_lookup, pick_mip_level
 
 log = logging.getLogger(__name__)
 
@@ -492,7 +492,7 @@ def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
         pixels = unpack_in_bands(layout.unpack, data, w, h, unit, unit_bytes)
     except (ValueError, OSError) as exc:
         raise req.error(f"corrupt DDS {layout.name} data: {exc}") from exc
-    has_alpha = layout.alpha and bool(pixels[..., 3].min() < 255)
+    has_alpha = layout.alpha and not is_opaque(pixels)
     info = TextureInfo(
         FORMAT, header.width, header.height, layout.name, has_alpha, header.mip_count, layout.bits
     )

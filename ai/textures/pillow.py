@@ -10,7 +10,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import BmpImagePlugin, Image, ImageFile, JpegImagePlugin, PngImagePlugin, TgaImagePlugin
 
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, reduction_factor
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, reduction_factor
 from ai.textures.hashing import PixelHasher
 
 # Pillow's format plugins raise many exception types on hostile input; each means "cannot decode".
@@ -153,7 +153,7 @@ class PillowDecoder:
                 raise req.error(f"too many pixels: {message}") from exc
             kind = "truncated" if "truncat" in message.lower() else "cannot decode"
             raise req.error(f"{kind} {self.FORMAT}: {message}") from exc
-        has_alpha = maybe_alpha and bool(pixels[..., 3].min() < 255)
+        has_alpha = maybe_alpha and not is_opaque(pixels)
         name = _MODE_NAMES.get(mode, f"{mode}8")
         bits = _MODE_BITS.get(mode, 16 if mode.startswith("I;16") else 32)
         info = TextureInfo(self.FORMAT, width, height, name, has_alpha, 1, bits)

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, reduce_rgba, reduction_factor
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, reduce_rgba, reduction_factor
 from ai.textures.hashing import PixelHasher
 from ai.textures.pillow import PILLOW_PNG
 
@@ -109,5 +109,5 @@ def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
     if factor > 1:
         pixels = reduce_rgba(pixels, factor)
     name, bits = ("L1", 1) if colour == 0 and depth == 1 else _COLOUR_TYPES[colour]
-    has_alpha = bool(pixels[:, :, 3].min() < 255)
+    has_alpha = not is_opaque(pixels)
     return Texture(pixels, TextureInfo(FORMAT, width, height, name, has_alpha, 1, bits), digest)

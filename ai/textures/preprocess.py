@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
+
+from ai.textures.base import is_opaque
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Transparent texels are shown to the model on mid grey, so cut-outs keep their silhouette
 # without pretending the hidden RGB (often garbage in dumps) is visible.
 ALPHA_BACKGROUND = 128
-# In a C-contiguous RGBA array read as 32-bit texels, alpha is the most significant byte here.
-_ALPHA_HIGH_BYTE = sys.byteorder == "little"
 _composite_first = True
 
 
@@ -30,18 +29,6 @@ def resize_then_composite() -> Iterator[None]:
         yield
     finally:
         _composite_first = saved
-
-
-def is_opaque(rgba: np.ndarray) -> bool:
-    """True when every texel of an RGBA uint8 HxWx4 array has alpha 255.
-
-    Read as one 32-bit word per texel, "alpha is 255 everywhere" is "the smallest word is at least
-    0xFF000000": one contiguous pass instead of a strided one over every fourth byte (~10× fewer
-    instructions, and it runs on every resize of every file).
-    """
-    if _ALPHA_HIGH_BYTE and rgba.flags.c_contiguous and rgba.size:
-        return int(rgba.view(np.uint32).min()) >= 0xFF000000
-    return bool(rgba[:, :, 3].min() == 255)
 
 
 def resize_rgba(

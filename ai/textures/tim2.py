@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, palette_lookup
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, palette_lookup
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,6 @@ def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
     if not rgba[..., 3].any():
         log.debug("%s: alpha is 0 everywhere, decoding opaque", req.path)
         rgba[..., 3] = 255
-    has_alpha = bool(rgba[..., 3].min() < 255)
+    has_alpha = not is_opaque(rgba)
     info = TextureInfo(FORMAT, width, height, name, has_alpha, max(1, mipmaps), bits)
     return Texture(rgba, info)

@@ -8,7 +8,8 @@ from fixture_files import fixture_textures
 from PIL import Image
 
 from ai.textures import load_texture
-from ai.textures.preprocess import ALPHA_BACKGROUND, is_opaque, resize_then_composite, to_model_rgb
+from ai.textures.base import is_opaque
+from ai.textures.preprocess import ALPHA_BACKGROUND, resize_then_composite, to_model_rgb
 from ai.textures.synth import IMAGE_KINDS, synth_image
 
 
