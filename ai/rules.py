@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
+from ai.switches import switched
 from ai.taxonomy import default_categories
 from ai.textures.preprocess import resize_rgba
 from ai.types import Classification, top_k
@@ -31,16 +32,10 @@ COMPONENT_SIZE = 128
 VIEW_REDUCING_GAP = 1.0
 
 
-@contextlib.contextmanager
-def full_box_views() -> Iterator[None]:
+def full_box_views() -> contextlib.AbstractContextManager[None]:
     """Rule views by Pillow's full box resampler inside this block (no reduce() shortcut): the
-    reference the tests hold the views to, and the benchmark's old decoder. Not thread-scoped."""
-    global VIEW_REDUCING_GAP
-    saved, VIEW_REDUCING_GAP = VIEW_REDUCING_GAP, None
-    try:
-        yield
-    finally:
-        VIEW_REDUCING_GAP = saved
+    reference the tests hold the views to, and the benchmark's old decoder (ai.switches)."""
+    return switched(globals(), "VIEW_REDUCING_GAP", None)
 
 
 # Evidence at or above this confidence is trusted over a model's guess for map types (see ModelManager).

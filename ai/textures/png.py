@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
 
+from ai.switches import switched
 from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, reduce_rgba, reduction_factor
 from ai.textures.hashing import PixelHasher
 from ai.textures.pillow import PILLOW_PNG
@@ -40,15 +40,9 @@ def available() -> bool:
     return _enabled
 
 
-@contextlib.contextmanager
-def pillow_only() -> Iterator[None]:
-    """Decode PNG with Pillow inside this block (the benchmark's old-decoder run; not thread-scoped)."""
-    global _enabled
-    saved, _enabled = _enabled, False
-    try:
-        yield
-    finally:
-        _enabled = saved
+def pillow_only() -> contextlib.AbstractContextManager[None]:
+    """Decode PNG with Pillow inside this block (the benchmark's old decoder, tests; ai.switches)."""
+    return switched(globals(), "_enabled", False)
 
 
 def accept(prefix: bytes) -> bool:

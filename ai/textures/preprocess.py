@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
 
+from ai.switches import switched
 from ai.textures.base import is_opaque
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -18,17 +18,11 @@ ALPHA_BACKGROUND = 128
 _composite_first = True
 
 
-@contextlib.contextmanager
-def resize_then_composite() -> Iterator[None]:
+def resize_then_composite() -> contextlib.AbstractContextManager[None]:
     """`to_model_rgb` as it was made before the blend moved ahead of the resize, inside this block
     (Pillow resizes the premultiplied texels, numpy composites the result): the reference the tests
-    hold the model input to, and the benchmark's old decoder. Not thread-scoped."""
-    global _composite_first
-    saved, _composite_first = _composite_first, False
-    try:
-        yield
-    finally:
-        _composite_first = saved
+    hold the model input to, and the benchmark's old decoder (ai.switches)."""
+    return switched(globals(), "_composite_first", False)
 
 
 def resize_rgba(
