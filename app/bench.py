@@ -156,8 +156,8 @@ PROFILE_ROUNDS = 3  # best of, per format: one thread on a shared machine is noi
 
 def profile_decoders(files, manager, batch: int) -> dict:
     """Decode and prepare time per file by format on one thread (best of PROFILE_ROUNDS), as the
-    pipeline does them and with the old decoder (PNG by Pillow, full box rule views). Shares are
-    of the summed decode time."""
+    pipeline does them and with the old decoder (`old_decoder`). Shares are of the summed decode
+    time."""
 
     def timed(group) -> tuple[float, float]:
         best = (float("inf"), float("inf"))

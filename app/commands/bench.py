@@ -188,7 +188,7 @@ def _print_table(f: dict, out) -> None:
         f"at most ×{f['ratio_vs_naive_bound']:.2f} on {f['cores']} cores: CPU per file "
         f"{f['cpu_ms_per_file']['pipeline']:.2f} ms pipeline, {f['cpu_ms_per_file']['naive']:.2f} ms naive)",
         f"decode ceiling      {f['decode_ceiling_files_per_s']:>9.1f} files/s"
-        + f"   (old decoder, PNG by Pillow, full box views, premultiplied resize: {f['decode_ceiling_old_decoder_files_per_s']:.1f}; "
+        + f"   (old decoder, i.e. PNG by Pillow and the earlier, slower resizing: {f['decode_ceiling_old_decoder_files_per_s']:.1f}; "
         f"now ×{f['decoder_speedup']:.2f}; CPU per file {f['decode_cpu_ms_per_file']['new']:.2f} against "
         f"{f['decode_cpu_ms_per_file']['old_decoder']:.2f} ms: ×{f['decoder_cpu_speedup']:.2f})",
         f"inference ceiling   {f['inference_ceiling_files_per_s']:>9.1f} files/s",
@@ -216,8 +216,8 @@ def _print_table(f: dict, out) -> None:
         lines.append(
             f"compare             {other['pipeline_files_per_s']:>9.1f} files/s   {other['model']} in the same pipeline "
             f"(ours ×{other['ours_over_it_pipeline']:.2f}, ours run just before and after it: {other['ours_adjacent_files_per_s']:.1f}; inference ceiling "
-            f"{other['inference_ceiling_files_per_s']:.1f}, ours ×{other['ours_over_it_inference']:.2f}; CPU per file "
-            f"ours ×{other['ours_over_it_cpu']:.2f})"
+            f"{other['inference_ceiling_files_per_s']:.1f}, ours ×{other['ours_over_it_inference']:.2f}; its CPU time "
+            f"per file ×{other['ours_over_it_cpu']:.2f} ours)"
         )
     base = f.get("baseline")
     if base:
@@ -225,7 +225,7 @@ def _print_table(f: dict, out) -> None:
             f"baseline {base['error']}" if "error" in base else
             f"old setup           {base['pipeline_files_per_s']:>9.1f} files/s   {base['model']}, old decoder "
             f"(now ×{base['ours_over_it_pipeline']:.2f}, ours run just before and after it: {base['ours_adjacent_files_per_s']:.1f}; its ceilings: decode {base['decode_ceiling_files_per_s']:.1f}, "
-            f"inference {base['inference_ceiling_files_per_s']:.1f}; CPU per file now ×{base['ours_over_it_cpu']:.2f})"
+            f"inference {base['inference_ceiling_files_per_s']:.1f}; its CPU time per file ×{base['ours_over_it_cpu']:.2f} ours)"
         )
     profile = f.get("decode_profile")
     if profile:
