@@ -18,6 +18,7 @@ from PIL import Image
 
 from ai.switches import switched
 from ai.taxonomy import default_categories
+from ai.textures.base import is_opaque
 from ai.textures.preprocess import resize_rgba
 from ai.types import Classification, top_k
 
@@ -63,7 +64,12 @@ class PixelStats:
     blue: float  # share of hues 180°–260°
     vertical_gradient: float  # correlation of luma with row index (sky-like)
     row_variation: float
-    view: np.ndarray  # the 128² uint8 RGBA the statistics came from
+    view_image: Image.Image | np.ndarray  # the 128² view the statistics came from, as it was made
+
+    @functools.cached_property
+    def view(self) -> np.ndarray:
+        """The 128² view as uint8 RGBA (made on first use: only font-like images need it)."""
+        return _rgba_array(self.view_image)
 
     @functools.cached_property
     def _blobs(self) -> tuple[int, float]:
@@ -94,12 +100,12 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
     """
     if not images:
         return []
-    views = [
-        resize_rgba(im, COMPONENT_SIZE, Image.Resampling.BOX, reducing_gap=VIEW_REDUCING_GAP) for im in images
-    ]
-    px = np.stack(
-        [resize_rgba(v, ANALYSIS_SIZE, Image.Resampling.BOX, reducing_gap=VIEW_REDUCING_GAP) for v in views]
-    ).astype(np.float32)
+    if VIEW_REDUCING_GAP is None:  # the reference: each view by its own RGBA resize
+        views = [resize_rgba(im, COMPONENT_SIZE, Image.Resampling.BOX) for im in images]
+        small = [resize_rgba(v, ANALYSIS_SIZE, Image.Resampling.BOX) for v in views]
+    else:
+        views, small = _views(images)
+    px = np.stack(small).astype(np.float32)
     # Channel planes: numpy reductions over a trailing axis of 3 are slow, element-wise ops are not.
     r, g, b, alpha = px[..., 0], px[..., 1], px[..., 2], px[..., 3]
     luma = r * _LUMA[0] + g * _LUMA[1] + b * _LUMA[2]
@@ -180,10 +186,49 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
                 blue=float(blue_share[i]),
                 vertical_gradient=float(grad[i]),
                 row_variation=float(row_variation[i]),
-                view=view,
+                view_image=view,
             )
         )
     return stats
+
+
+def _views(images: Sequence[np.ndarray]) -> tuple[list[Image.Image], list[np.ndarray]]:
+    """(128² view as a Pillow image, 64² view as RGBA) of each image.
+
+    The 64² view is made from the 128² one while both are still Pillow images, so no view is copied
+    out to numpy and back. An image with alpha is premultiplied once, at its decoded size, and both
+    views average premultiplied colour, as Pillow's RGBA resize does for each (one rounding of the
+    colour less than un-premultiplying the 128² view and premultiplying it again; tests/ai/test_rules).
+    """
+    views, small = [], []
+    for rgba in images:
+        data = np.ascontiguousarray(rgba)
+        height, width = data.shape[:2]
+        if is_opaque(data):
+            image = Image.frombuffer("RGBX", (width, height), data, "raw", "RGBX", 0, 1)
+        else:
+            image = Image.frombuffer("RGBA", (width, height), data, "raw", "RGBA", 0, 1).convert("RGBa")
+        view = _box_view(image, COMPONENT_SIZE)
+        views.append(view)
+        small.append(_rgba_array(_box_view(view, ANALYSIS_SIZE)))
+    return views, small
+
+
+def _box_view(image: Image.Image, size: int) -> Image.Image:
+    if image.size == (size, size):
+        return image
+    return image.resize((size, size), Image.Resampling.BOX, reducing_gap=VIEW_REDUCING_GAP)
+
+
+def _rgba_array(view: Image.Image | np.ndarray) -> np.ndarray:
+    """A view → uint8 RGBA (an opaque view was resized as RGBX: its fourth band is set to 255)."""
+    if isinstance(view, np.ndarray):
+        return view
+    if view.mode == "RGBX":
+        out = np.array(view)
+        out[:, :, 3] = 255
+        return out
+    return np.asarray(view.convert("RGBA") if view.mode == "RGBa" else view)
 
 
 def _foreground_components(small: np.ndarray) -> tuple[int, float]:
