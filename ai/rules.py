@@ -64,12 +64,15 @@ class PixelStats:
     blue: float  # share of hues 180°–260°
     vertical_gradient: float  # correlation of luma with row index (sky-like)
     row_variation: float
-    view_image: Image.Image | np.ndarray  # the 128² view the statistics came from, as it was made
+    # The 128² view itself, or the image it is made from as Pillow holds it (see `view`).
+    view_source: Image.Image | np.ndarray
 
     @functools.cached_property
     def view(self) -> np.ndarray:
-        """The 128² view as uint8 RGBA (made on first use: only font-like images need it)."""
-        return _rgba_array(self.view_image)
+        """The 128² uint8 RGBA view, made on first use: only font-like images count blobs on it."""
+        if isinstance(self.view_source, np.ndarray):
+            return self.view_source
+        return _rgba_array(_box_view(self.view_source, COMPONENT_SIZE))
 
     @functools.cached_property
     def _blobs(self) -> tuple[int, float]:
@@ -186,21 +189,21 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
                 blue=float(blue_share[i]),
                 vertical_gradient=float(grad[i]),
                 row_variation=float(row_variation[i]),
-                view_image=view,
+                view_source=view,
             )
         )
     return stats
 
 
 def _views(images: Sequence[np.ndarray]) -> tuple[list[Image.Image], list[np.ndarray]]:
-    """(128² view as a Pillow image, 64² view as RGBA) of each image.
+    """(each image as Pillow holds it for its 128² view, its 64² view as RGBA).
 
-    The 64² view is made from the 128² one while both are still Pillow images, so no view is copied
-    out to numpy and back. An image with alpha is premultiplied once, at its decoded size, and both
-    views average premultiplied colour, as Pillow's RGBA resize does for each (one rounding of the
-    colour less than un-premultiplying the 128² view and premultiplying it again; tests/ai/test_rules).
+    The 64² view is made straight from an image of at least 128² (a 256² texture: one 4×4 reduce),
+    and its 128² view only when a rule asks for it (font-like images), so no view is copied out to
+    numpy and back. An image with alpha is premultiplied once, at its decoded size: the views average
+    premultiplied colour, as Pillow's RGBA resize does (tests/ai/test_rules.py).
     """
-    views, small = [], []
+    sources, small = [], []
     for rgba in images:
         data = np.ascontiguousarray(rgba)
         height, width = data.shape[:2]
@@ -208,10 +211,13 @@ def _views(images: Sequence[np.ndarray]) -> tuple[list[Image.Image], list[np.nda
             image = Image.frombuffer("RGBX", (width, height), data, "raw", "RGBX", 0, 1)
         else:
             image = Image.frombuffer("RGBA", (width, height), data, "raw", "RGBA", 0, 1).convert("RGBa")
-        view = _box_view(image, COMPONENT_SIZE)
-        views.append(view)
-        small.append(_rgba_array(_box_view(view, ANALYSIS_SIZE)))
-    return views, small
+        if width < COMPONENT_SIZE or height < COMPONENT_SIZE:
+            # Smaller than the 128² view: the 64² view is made from the enlarged one, as it always
+            # was (straight from the image it would be sharper, and the rules were tuned on it).
+            image = _box_view(image, COMPONENT_SIZE)
+        sources.append(image)
+        small.append(_rgba_array(_box_view(image, ANALYSIS_SIZE)))
+    return sources, small
 
 
 def _box_view(image: Image.Image, size: int) -> Image.Image:
