@@ -108,9 +108,9 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
         small = [resize_rgba(v, ANALYSIS_SIZE, Image.Resampling.BOX) for v in views]
     else:
         views, small = _views(images)
-    px = np.stack(small).astype(np.float32)
-    # Channel planes: numpy reductions over a trailing axis of 3 are slow, element-wise ops are not.
-    r, g, b, alpha = px[..., 0], px[..., 1], px[..., 2], px[..., 3]
+    # Contiguous channel planes (4×N×64×64): numpy reductions over a trailing axis of 3 are slow,
+    # and element-wise ops on contiguous planes take numpy's vector loops, on strided ones they do not.
+    r, g, b, alpha = np.stack(small).transpose(3, 0, 1, 2).astype(np.float32, order="C")
     luma = r * _LUMA[0] + g * _LUMA[1] + b * _LUMA[2]
     maxc = np.maximum(np.maximum(r, g), b)
     spread = maxc - np.minimum(np.minimum(r, g), b)
