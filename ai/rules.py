@@ -120,19 +120,15 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
     unit = (np.abs(length - 1.0) < 0.2) & (nz > 0.3)
     blue = (b > r + 20) & (b > g + 10)
     visible = luma * (alpha / 255.0)  # what the texel looks like over black: glyph edges show up
-    steps = (np.abs(np.diff(visible, axis=1)) > 48).sum(axis=(1, 2)) + (
-        np.abs(np.diff(visible, axis=2)) > 48
-    ).sum(axis=(1, 2))
-    sat = np.where(maxc > 0, spread / np.maximum(maxc, 1e-6), 0.0)
+    steps = _count(np.abs(np.diff(visible, axis=1)) > 48) + _count(np.abs(np.diff(visible, axis=2)) > 48)
+    sat = spread / np.maximum(maxc, 1e-6)  # 0 where maxc is 0: spread is 0 there too
     hue_deg = _hue(r, g, b, maxc, spread) * 360.0
     weights = sat * opaque
     total_weight = np.maximum(weights.sum(axis=(1, 2), dtype=np.float64), 1e-6)
 
     def share(lo: float, hi: float) -> np.ndarray:
-        return (
-            np.where((hue_deg >= lo) & (hue_deg < hi), weights, 0.0).sum(axis=(1, 2), dtype=np.float64)
-            / total_weight
-        )
+        inside = (hue_deg >= lo) & (hue_deg < hi)
+        return weights.sum(axis=(1, 2), dtype=np.float64, where=inside) / total_weight
 
     rows = luma.mean(axis=2, dtype=np.float64)  # [N, rows]
     centred_rows = rows - rows.mean(axis=1, keepdims=True)
@@ -144,7 +140,7 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
         rows.std(axis=1) > 1e-3, (centred_rows * centred_idx).sum(axis=1) / np.maximum(denom, 1e-12), 0.0
     )
     pixels = float(ANALYSIS_SIZE * ANALYSIS_SIZE)
-    opaque_count = opaque.sum(axis=(1, 2))
+    opaque_count = _count(opaque)
     safe_count = np.maximum(opaque_count, 1)
     opaque_mean = {
         name: (plane * opaque).sum(axis=(1, 2), dtype=np.float64) / safe_count
@@ -154,12 +150,12 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
     opaque_std_luma = np.sqrt((luma_dev.astype(np.float64) ** 2).sum(axis=(1, 2)) / safe_count)
     all_mean = np.stack([r.mean(axis=(1, 2)), g.mean(axis=(1, 2)), b.mean(axis=(1, 2))], axis=1)
     counts = {
-        "gray": (spread < 12).sum(axis=(1, 2)),
-        "unit": unit.sum(axis=(1, 2)),
-        "blue": blue.sum(axis=(1, 2)),
-        "binary": ((alpha < 8) | (alpha > 247)).sum(axis=(1, 2)),
-        "transparent": (alpha < 16).sum(axis=(1, 2)),
-        "dark": ((luma < 24) & opaque).sum(axis=(1, 2)),
+        "gray": _count(spread < 12),
+        "unit": _count(unit),
+        "blue": _count(blue),
+        "binary": _count((alpha < 8) | (alpha > 247)),
+        "transparent": _count(alpha < 16),
+        "dark": _count((luma < 24) & opaque),
     }
     alpha_mean = alpha.mean(axis=(1, 2)) / 255.0
     green, brown, blue_share = share(75, 165), share(10, 50), share(180, 260)
@@ -193,6 +189,11 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
             )
         )
     return stats
+
+
+def _count(mask: np.ndarray) -> np.ndarray:
+    """True texels per image of an N×H×W mask (no cast of every texel to an integer, as sum() does)."""
+    return np.count_nonzero(mask, axis=(1, 2))
 
 
 def _views(images: Sequence[np.ndarray]) -> tuple[list[Image.Image], list[np.ndarray]]:
