@@ -101,6 +101,16 @@ def make_reserve(journal_path: str, nbytes: int) -> bool:
     return True
 
 
+def _ends_mid_line(path: str) -> bool:
+    """True when the file's last byte is not a newline (an empty or missing file ends no line)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+    except OSError:  # empty: seeking before the start
+        return False
+
+
 class Journal:
     """Appends records to a journal file; `sync=True` makes them durable before returning.
 
@@ -113,11 +123,20 @@ class Journal:
         self.use_reserve = use_reserve
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
         self._fd = os.open(path, flags, 0o644)
+        if _ends_mid_line(path):
+            # A kill cut the last record short (a write that crosses a page of the file can stop
+            # half-way). End that line here, or the next record would be glued to it and be lost
+            # with it: resume's or roll back's record of the operation the kill interrupted.
+            log.warning("%s: the last record was cut off; it is ignored", path)
+            self.append_raw(b"\n", sync=True)
 
     def append(self, record: dict, *, sync: bool = False) -> None:
-        # One write() per record: with O_APPEND a record is never interleaved or half-visible to a
-        # reader after a kill (a power cut can still tear the last line; the reader skips it).
-        data = (json.dumps(record, separators=(",", ":")) + "\n").encode("ascii")
+        # One write() per record: with O_APPEND a record is never interleaved with another. A kill
+        # or a power cut can still tear the last line; the reader skips it, and the next Journal
+        # opened on the file ends it first.
+        self.append_raw((json.dumps(record, separators=(",", ":")) + "\n").encode("ascii"), sync=sync)
+
+    def append_raw(self, data: bytes, *, sync: bool = False) -> None:
         try:
             while data:
                 try:
