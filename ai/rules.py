@@ -18,7 +18,7 @@ from PIL import Image
 
 from ai.switches import switched
 from ai.taxonomy import default_categories
-from ai.textures.base import is_opaque
+from ai.textures.base import pillow_image, rgba_array
 from ai.textures.preprocess import resize_rgba
 from ai.types import Classification, top_k
 
@@ -64,15 +64,12 @@ class PixelStats:
     blue: float  # share of hues 180°–260°
     vertical_gradient: float  # correlation of luma with row index (sky-like)
     row_variation: float
-    # The 128² view itself, or the image it is made from as Pillow holds it (see `view`).
-    view_source: Image.Image | np.ndarray
+    view_source: Image.Image  # what the 128² view is made from (the view itself in the reference mode)
 
     @functools.cached_property
     def view(self) -> np.ndarray:
         """The 128² uint8 RGBA view, made on first use: only font-like images count blobs on it."""
-        if isinstance(self.view_source, np.ndarray):
-            return self.view_source
-        return _rgba_array(_box_view(self.view_source, COMPONENT_SIZE))
+        return rgba_array(_box_view(self.view_source, COMPONENT_SIZE))
 
     @functools.cached_property
     def _blobs(self) -> tuple[int, float]:
@@ -104,8 +101,9 @@ def pixel_stats_batch(images: Sequence[np.ndarray]) -> list[PixelStats]:
     if not images:
         return []
     if VIEW_REDUCING_GAP is None:  # the reference: each view by its own RGBA resize
-        views = [resize_rgba(im, COMPONENT_SIZE, Image.Resampling.BOX) for im in images]
-        small = [resize_rgba(v, ANALYSIS_SIZE, Image.Resampling.BOX) for v in views]
+        large = [resize_rgba(im, COMPONENT_SIZE, Image.Resampling.BOX) for im in images]
+        small = [resize_rgba(v, ANALYSIS_SIZE, Image.Resampling.BOX) for v in large]
+        views = [Image.fromarray(v, "RGBA") for v in large]
     else:
         views, small = _views(images)
     # Contiguous channel planes (4×N×64×64): numpy reductions over a trailing axis of 3 are slow,
@@ -206,18 +204,16 @@ def _views(images: Sequence[np.ndarray]) -> tuple[list[Image.Image], list[np.nda
     """
     sources, small = [], []
     for rgba in images:
-        data = np.ascontiguousarray(rgba)
-        height, width = data.shape[:2]
-        if is_opaque(data):
-            image = Image.frombuffer("RGBX", (width, height), data, "raw", "RGBX", 0, 1)
-        else:
-            image = Image.frombuffer("RGBA", (width, height), data, "raw", "RGBA", 0, 1).convert("RGBa")
+        image = pillow_image(rgba)
+        if image.mode == "RGBA":
+            image = image.convert("RGBa")
+        width, height = image.size
         if width < COMPONENT_SIZE or height < COMPONENT_SIZE:
             # Smaller than the 128² view: the 64² view is made from the enlarged one, as it always
             # was (straight from the image it would be sharper, and the rules were tuned on it).
             image = _box_view(image, COMPONENT_SIZE)
         sources.append(image)
-        small.append(_rgba_array(_box_view(image, ANALYSIS_SIZE)))
+        small.append(rgba_array(_box_view(image, ANALYSIS_SIZE)))
     return sources, small
 
 
@@ -225,17 +221,6 @@ def _box_view(image: Image.Image, size: int) -> Image.Image:
     if image.size == (size, size):
         return image
     return image.resize((size, size), Image.Resampling.BOX, reducing_gap=VIEW_REDUCING_GAP)
-
-
-def _rgba_array(view: Image.Image | np.ndarray) -> np.ndarray:
-    """A view → uint8 RGBA (an opaque view was resized as RGBX: its fourth band is set to 255)."""
-    if isinstance(view, np.ndarray):
-        return view
-    if view.mode == "RGBX":
-        out = np.array(view)
-        out[:, :, 3] = 255
-        return out
-    return np.asarray(view.convert("RGBA") if view.mode == "RGBa" else view)
 
 
 def _foreground_components(small: np.ndarray) -> tuple[int, float]:

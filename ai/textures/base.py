@@ -119,20 +119,28 @@ def is_opaque(rgba: np.ndarray) -> bool:
     return bool(rgba[:, :, 3].min() == 255)
 
 
-def reduce_rgba(pixels: np.ndarray, factor: int) -> np.ndarray:
-    """Box-reduce RGBA uint8 by an integer factor, as Pillow's `Image.reduce` does.
+def pillow_image(rgba: np.ndarray) -> Image.Image:
+    """An RGBA uint8 HxWx4 array as a Pillow image without a copy: mode RGBX when every texel is
+    opaque, RGBA otherwise. Pillow premultiplies RGBA around a resize or reduce, the identity for
+    opaque texels, so RGBX gives the same pixels without those two passes."""
+    data = np.ascontiguousarray(rgba)
+    mode = "RGBX" if is_opaque(data) else "RGBA"
+    return Image.frombuffer(mode, (data.shape[1], data.shape[0]), data, "raw", mode, 0, 1)
 
-    Pillow premultiplies RGBA around a reduce; for an opaque image that round trip is the identity,
-    so opaque images are reduced as RGBX: the same pixels without two conversions.
-    """
-    data = np.ascontiguousarray(pixels)
-    h, w = data.shape[:2]
-    if is_opaque(data):
-        image = Image.frombuffer("RGBX", (w, h), data, "raw", "RGBX", 0, 1)
-        out = np.array(image.reduce(factor))
+
+def rgba_array(image: Image.Image) -> np.ndarray:
+    """A Pillow RGBX, RGBa (premultiplied) or RGBA image → uint8 HxWx4 RGBA; RGBX's fourth band
+    is set to 255."""
+    if image.mode == "RGBX":
+        out = np.array(image)
         out[:, :, 3] = 255
         return out
-    return np.asarray(Image.fromarray(data, "RGBA").reduce(factor))
+    return np.asarray(image.convert("RGBA") if image.mode == "RGBa" else image)
+
+
+def reduce_rgba(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """Box-reduce RGBA uint8 by an integer factor, as Pillow's `Image.reduce` does (premultiplied)."""
+    return rgba_array(pillow_image(pixels).reduce(factor))
 
 
 def palette_lookup(palette: np.ndarray, indices: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import BmpImagePlugin, Image, ImageFile, JpegImagePlugin, PngImagePlugin, TgaImagePlugin
 
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, reduction_factor
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, reduce_rgba, reduction_factor
 from ai.textures.hashing import PixelHasher
 
 # Pillow's format plugins raise many exception types on hostile input; each means "cannot decode".
@@ -73,16 +73,7 @@ def _band_rgba(band: Image.Image) -> np.ndarray:
     return np.asarray(band if band.mode == "RGBA" else band.convert("RGBA"))
 
 
-def _reduce(band: np.ndarray, factor: int, opaque: bool) -> np.ndarray:
-    if not opaque:
-        return np.asarray(Image.fromarray(band, "RGBA").reduce(factor))
-    # Pillow premultiplies RGBA around a reduce, an identity when alpha is 255 everywhere: an
-    # opaque band reduces as RGBX, to the same values, without the two conversions.
-    h, w = band.shape[:2]
-    return np.asarray(Image.frombuffer("RGBX", (w, h), band, "raw", "RGBX", 0, 1).reduce(factor))
-
-
-def _convert(image: Image.Image, factor: int, opaque: bool, hasher: PixelHasher | None) -> np.ndarray:
+def _convert(image: Image.Image, factor: int, hasher: PixelHasher | None) -> np.ndarray:
     """The loaded picture → RGBA reduced by `factor`, band by band (hashing each full-size band)."""
     width, height = image.size
     rows = _band_rows(width, height, factor)
@@ -93,7 +84,7 @@ def _convert(image: Image.Image, factor: int, opaque: bool, hasher: PixelHasher 
             hasher.update(np.asarray(rgba))
         if factor == 1:
             return np.asarray(rgba)
-        return _reduce(rgba, factor, opaque) if wide else np.asarray(rgba.reduce(factor))
+        return reduce_rgba(rgba, factor) if wide else np.asarray(rgba.reduce(factor))
     out = np.empty((-(-height // factor), -(-width // factor), 4), np.uint8)
     # Bands are whole multiples of the factor, so each reduction box lies in one band and the
     # result is the same as reducing the whole picture at once.
@@ -102,7 +93,7 @@ def _convert(image: Image.Image, factor: int, opaque: bool, hasher: PixelHasher 
         if hasher is not None:
             hasher.update(band)
         if factor > 1:
-            band = _reduce(np.ascontiguousarray(band), factor, opaque)
+            band = reduce_rgba(band, factor)
         out[top // factor : top // factor + band.shape[0]] = band
     return out
 
@@ -146,7 +137,7 @@ class PillowDecoder:
                 req.reserve(_stored_bytes(image.mode, w, h) + out_bytes + band_bytes)
                 image.load()
                 hasher = PixelHasher((image.size[1], image.size[0], 4)) if req.hash_pixels else None
-                pixels = _convert(image, factor, not maybe_alpha, hasher)
+                pixels = _convert(image, factor, hasher)
         except _PILLOW_ERRORS as exc:
             message = str(exc) or type(exc).__name__
             if isinstance(exc, _BOMB_ERRORS):
