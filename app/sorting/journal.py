@@ -127,16 +127,19 @@ class Journal:
             # A kill cut the last record short (a write that crosses a page of the file can stop
             # half-way). End that line here, or the next record would be glued to it and be lost
             # with it: resume's or roll back's record of the operation the kill interrupted.
-            log.warning("%s: the last record was cut off; it is ignored", path)
-            self.append_raw(b"\n", sync=True)
+            log.warning(
+                "%s: the last line of this sort journal was cut off when the program was stopped; it is ignored",
+                path,
+            )
+            self._write(b"\n", sync=True)
 
     def append(self, record: dict, *, sync: bool = False) -> None:
         # One write() per record: with O_APPEND a record is never interleaved with another. A kill
         # or a power cut can still tear the last line; the reader skips it, and the next Journal
         # opened on the file ends it first.
-        self.append_raw((json.dumps(record, separators=(",", ":")) + "\n").encode("ascii"), sync=sync)
+        self._write((json.dumps(record, separators=(",", ":")) + "\n").encode("ascii"), sync=sync)
 
-    def append_raw(self, data: bytes, *, sync: bool = False) -> None:
+    def _write(self, data: bytes, *, sync: bool = False) -> None:
         try:
             while data:
                 try:
