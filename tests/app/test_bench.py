@@ -212,3 +212,20 @@ def test_ours_is_measured_around_each_run_and_shared_between_neighbours():
     assert beside.around(lambda: "first") == ("first", (90.0, 900.0))
     assert beside.around(lambda: "second") == ("second", (70.0, 700.0))
     assert len(measured) == 3  # not 4: the first run's "after" is the second's "before"
+
+
+def test_alternating_passes_keep_each_sides_best_rate_and_least_cpu_time():
+    from ai import rules
+    from app.bench import _alternating
+
+    passes = iter([(300.0, "a", 3.0), (200.0, "x", 4.5), (350.0, "b", 3.2), (150.0, "y", 4.0),
+                   (320.0, "c", 2.9), (210.0, "z", 5.0)])  # fmt: skip
+    seen = []
+
+    def measure():
+        seen.append(rules.VIEW_REDUCING_GAP is None)  # True while the old decoder is on
+        return next(passes)
+
+    ours, old = _alternating(3, measure)
+    assert ours == (350.0, "b", 2.9) and old == (210.0, "z", 4.0)
+    assert seen == [False, True] * 3
