@@ -10,7 +10,15 @@ from typing import BinaryIO
 import numpy as np
 from PIL import BmpImagePlugin, Image, ImageFile, JpegImagePlugin, PngImagePlugin, TgaImagePlugin
 
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, reduce_rgba, reduction_factor
+from ai.textures.base import (
+    DecodeRequest,
+    Texture,
+    TextureInfo,
+    is_opaque,
+    reduce_rgba,
+    reduction_factor,
+    rgba_array,
+)
 from ai.textures.hashing import PixelHasher
 
 # Pillow's format plugins raise many exception types on hostile input; each means "cannot decode".
@@ -29,6 +37,10 @@ _MODE_NAMES = {"1": "L1", "I;16": "L16", "I;16B": "L16", "I;16L": "L16", "I": "L
 
 
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+# Stored modes without alpha that Pillow converts to RGBX (JPEG, 24-bit TGA and BMP, grey).
+_OPAQUE_MODES = ("RGB", "L")
 
 
 # Pillow's own storage per pixel: 1 byte for L/P/1, 2 for I;16, 4 for everything else.
@@ -78,6 +90,16 @@ def _convert(image: Image.Image, factor: int, hasher: PixelHasher | None) -> np.
     width, height = image.size
     rows = _band_rows(width, height, factor)
     if rows >= height:  # one band: the picture itself, converted and reduced by Pillow, no copies
+        if factor > 1 and image.mode in _OPAQUE_MODES and "transparency" not in image.info:
+            # No alpha: reduced as RGBX, so Pillow does not premultiply and unpremultiply a full-size
+            # picture around the reduce (for opaque texels the same pixels, bit for bit).
+            if hasher is None:
+                rgbx = image.convert("RGBX")
+            else:  # hashed as RGBA (alpha 255), then read as RGBX without a copy
+                rgba = np.asarray(image.convert("RGBA"))
+                hasher.update(rgba)
+                rgbx = Image.frombuffer("RGBX", image.size, rgba, "raw", "RGBX", 0, 1)
+            return rgba_array(rgbx.reduce(factor))
         wide = image.mode in _WIDE_MODES
         rgba = _band_rgba(image) if wide else image if image.mode == "RGBA" else image.convert("RGBA")
         if hasher is not None:

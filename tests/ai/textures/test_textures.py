@@ -118,6 +118,32 @@ def test_jpeg_and_bmp_decode(tmp_path):
     assert np.array_equal(bmp.pixels, np.asarray(quantized.convert("RGBA")))
 
 
+@pytest.mark.parametrize(
+    ("suffix", "mode", "pixel_hash"),
+    [
+        ("tga", "RGB", False),
+        ("tga", "L", True),
+        ("bmp", "RGB", True),
+        ("jpg", "RGB", True),
+        ("jpg", "L", True),
+    ],
+)
+def test_an_opaque_picture_is_reduced_to_the_same_pixels_as_premultiplied_rgba(
+    tmp_path, suffix, mode, pixel_hash
+):
+    # Reduced as RGBX (no premultiplying around the reduce); JPEG hashed, so not drafted smaller.
+    path = tmp_path / f"t.{suffix}"
+    Image.fromarray(synth_image((203, 150), "noise", seed=3)[..., :3]).convert(mode).save(path)
+    factor = reduction_factor(203, 150, 64)
+    with Image.open(path) as stored:
+        expected = np.asarray(stored.convert("RGBA").reduce(factor))
+    texture = load_texture(path, min_size=64, pixel_hash=pixel_hash)
+    assert factor == 2 and not texture.info.has_alpha
+    assert np.array_equal(texture.pixels, expected)
+    if pixel_hash:  # of the full-size picture, as an unreduced decode hashes it
+        assert texture.pixel_hash == load_texture(path, pixel_hash=True).pixel_hash
+
+
 def test_pixels_are_read_only_contiguous_rgba_uint8(tmp_path):
     write_tim2(tmp_path / "t.tm2", synth_image(8, "noise"), "PSMT4", clut_bits=16)
     pixels = load_texture(tmp_path / "t.tm2").pixels
