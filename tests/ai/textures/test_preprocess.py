@@ -9,7 +9,14 @@ from PIL import Image
 
 from ai.textures import load_texture
 from ai.textures.base import is_opaque
-from ai.textures.preprocess import ALPHA_BACKGROUND, resize_then_composite, to_model_rgb
+from ai.textures.preprocess import (
+    ALPHA_BACKGROUND,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    normalize,
+    resize_then_composite,
+    to_model_rgb,
+)
 from ai.textures.synth import IMAGE_KINDS, synth_image
 
 
@@ -88,3 +95,22 @@ def test_is_opaque_reads_every_texel_contiguous_or_not():
     rgba[0, 0, :3] = 255  # colour bytes at 255 are not alpha
     rgba[0, 0, 3] = 0
     assert not is_opaque(rgba) and is_opaque(rgba[1:])
+
+
+def _normalize_channels_last(rgb, mean, std):
+    """The standardisation as first written: arithmetic with the channels last, moved after."""
+    x = rgb.astype(np.float32) * (1.0 / 255.0)
+    x -= np.asarray(mean, dtype=np.float32)
+    x /= np.asarray(std, dtype=np.float32)
+    return np.ascontiguousarray(np.moveaxis(x, -1, -3))
+
+
+@pytest.mark.parametrize("stats", [(IMAGENET_MEAN, IMAGENET_STD), ((0.5, 0.25, 0.0), (0.5, 0.125, 1.0))])
+def test_normalize_is_bit_identical_to_the_channels_last_arithmetic(model_inputs, stats):
+    batch = np.stack([to_model_rgb(rgba, 160) for rgba in model_inputs[:12]])
+    every_level = np.arange(256, dtype=np.uint8).repeat(3).reshape(16, 16, 3)
+    for rgb in (batch, batch[0], every_level, np.ascontiguousarray(batch[:, ::-1, ::2])):
+        got = normalize(rgb, *stats)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        assert got.shape == (*rgb.shape[:-3], 3, *rgb.shape[-3:-1])
+        assert np.array_equal(got, _normalize_channels_last(rgb, *stats))
