@@ -39,7 +39,7 @@ _MODE_NAMES = {"1": "L1", "I;16": "L16", "I;16B": "L16", "I;16L": "L16", "I": "L
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 
 
-# Stored modes without alpha that Pillow converts to RGBX (JPEG, 24-bit TGA and BMP, grey).
+# Stored modes without alpha, held as RGBX (JPEG, 24-bit TGA and BMP, grey).
 _OPAQUE_MODES = ("RGB", "L")
 
 
@@ -89,24 +89,20 @@ def _convert(image: Image.Image, factor: int, hasher: PixelHasher | None) -> np.
     """The loaded picture → RGBA reduced by `factor`, band by band (hashing each full-size band)."""
     width, height = image.size
     rows = _band_rows(width, height, factor)
-    if rows >= height:  # one band: the picture itself, converted and reduced by Pillow, no copies
-        if factor > 1 and image.mode in _OPAQUE_MODES and "transparency" not in image.info:
-            # No alpha: reduced as RGBX, so Pillow does not premultiply and unpremultiply a full-size
-            # picture around the reduce (for opaque texels the same pixels, bit for bit).
-            if hasher is None:
-                rgbx = image.convert("RGBX")
-            else:  # hashed as RGBA (alpha 255), then read as RGBX without a copy
-                rgba = np.asarray(image.convert("RGBA"))
+    if rows >= height:  # one band: the picture itself, converted and reduced by Pillow
+        if image.mode in _WIDE_MODES:
+            rgba = _band_rgba(image)
+            if hasher is not None:
                 hasher.update(rgba)
-                rgbx = Image.frombuffer("RGBX", image.size, rgba, "raw", "RGBX", 0, 1)
-            return rgba_array(rgbx.reduce(factor))
-        wide = image.mode in _WIDE_MODES
-        rgba = _band_rgba(image) if wide else image if image.mode == "RGBA" else image.convert("RGBA")
+            return reduce_rgba(rgba, factor) if factor > 1 else rgba
+        # A picture without alpha is held as RGBX (its fourth band 255, as RGBA's would be), so Pillow
+        # does not premultiply and unpremultiply the full-size picture around the reduce.
+        opaque = image.mode in _OPAQUE_MODES and "transparency" not in image.info
+        picture = image if image.mode == "RGBA" else image.convert("RGBX" if opaque else "RGBA")
+        full = np.asarray(picture) if hasher is not None or factor == 1 else None
         if hasher is not None:
-            hasher.update(np.asarray(rgba))
-        if factor == 1:
-            return np.asarray(rgba)
-        return reduce_rgba(rgba, factor) if wide else np.asarray(rgba.reduce(factor))
+            hasher.update(full)
+        return full if factor == 1 else rgba_array(picture.reduce(factor))
     out = np.empty((-(-height // factor), -(-width // factor), 4), np.uint8)
     # Bands are whole multiples of the factor, so each reduction box lies in one band and the
     # result is the same as reducing the whole picture at once.
