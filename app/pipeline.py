@@ -136,7 +136,7 @@ def _decode_one(
 
                 phash = perceptual_hash(texture.pixels)
             # The batch holds its decoded files until they are prepared together: keep only what
-            # the model and rules use (a full-size decode, or a DDS without mips, may be huge).
+            # the model and rules use (the full-size decode the perceptual hash needs may be huge).
             pixels = texture.pixels
             factor = reduction_factor(pixels.shape[1], pixels.shape[0], manager.input_size)
             if factor > 1:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ai.errors import TextureError
 from ai.textures import dds, png, tim2
-from ai.textures.base import Decoder, DecodeRequest, Texture
+from ai.textures.base import Decoder, DecodeRequest, Texture, reduce_rgba, reduction_factor
 from ai.textures.hashing import pixel_hash as hash_of_pixels
 from ai.textures.memory import DECODE_BUDGET, DEFAULT_MAX_DECODE_BYTES, MemoryHold
 from ai.textures.pillow import PILLOW_DECODERS
@@ -65,9 +65,10 @@ def load_texture(
 ) -> Texture:
     """Decode a texture file to RGBA uint8.
 
-    min_size is a hint from a caller that will downscale to min_size×min_size: the result may then be
-    smaller than the stored image (JPEG DCT scaling, a box reduction, or a smaller DDS mip level), but
-    both sides stay ≥ min_size, or at the stored size when that is smaller. pixel_hash=True also
+    min_size is a hint from a caller that will downscale to min_size×min_size: the result is then
+    the stored image shrunk by a whole factor (JPEG DCT scaling, a smaller DDS mip level, or a box
+    reduction of the one stored size) as far as both sides stay ≥ min_size, or at the stored size
+    when that is smaller. pixel_hash=True also
     gives Texture.pixel_hash, the hash of the full first mip, without a full-size copy where the
     decoder can avoid one. The decode's memory (at most max_bytes) is drawn from the shared
     DECODE_BUDGET and given back on return, or when `hold` (from decode_memory()) ends: a caller
@@ -135,6 +136,11 @@ def _decode(fp: BinaryIO, req: DecodeRequest, suffix: str, own_hold: bool) -> Te
         pixels, digest = texture.pixels, texture.pixel_hash
         if req.hash_pixels and digest is None:
             digest = hash_of_pixels(pixels)
+        # A decoder that stores one size (PNG, TIM2, a DDS level without smaller mips) gives it whole;
+        # the box reduce here gives the model's resize and the rules' views at most twice what they need.
+        factor = reduction_factor(pixels.shape[1], pixels.shape[0], req.min_size)
+        if factor > 1:
+            pixels = reduce_rgba(pixels, factor)
     except MemoryError as exc:
         raise req.error("not enough memory to decode") from exc
     finally:

@@ -17,8 +17,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ai.switches import switched
-from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, reduce_rgba, reduction_factor
-from ai.textures.hashing import PixelHasher
+from ai.textures.base import DecodeRequest, Texture, TextureInfo, is_opaque, reduction_factor
 from ai.textures.pillow import PILLOW_PNG
 
 try:
@@ -93,15 +92,8 @@ def decode(fp: BinaryIO, req: DecodeRequest) -> Texture:
     if decoded is None or decoded.dtype != np.uint8 or decoded.shape[:2] != (height, width):
         req.hold.release()
         return _pillow(fp, req)
-    pixels = _to_rgba(decoded)
+    pixels = _to_rgba(decoded)  # reduced for req.min_size, and hashed, by the loader
     del decoded
-    digest = None
-    if req.hash_pixels:
-        hasher = PixelHasher(pixels.shape)
-        hasher.update(pixels)
-        digest = hasher.hexdigest()
-    if factor > 1:
-        pixels = reduce_rgba(pixels, factor)
     name, bits = ("L1", 1) if colour == 0 and depth == 1 else _COLOUR_TYPES[colour]
     has_alpha = not is_opaque(pixels)
-    return Texture(pixels, TextureInfo(FORMAT, width, height, name, has_alpha, 1, bits), digest)
+    return Texture(pixels, TextureInfo(FORMAT, width, height, name, has_alpha, 1, bits))

@@ -144,6 +144,27 @@ def test_an_opaque_picture_is_reduced_to_the_same_pixels_as_premultiplied_rgba(
         assert texture.pixel_hash == load_texture(path, pixel_hash=True).pixel_hash
 
 
+@pytest.mark.parametrize(
+    ("suffix", "kind", "pixel_hash"),
+    [("tm2", "alpha", False), ("tm2", "gradient", True), ("dds", "cutout", True), ("dds", "noise", False)],
+)
+def test_a_level_with_no_smaller_stored_size_is_reduced_at_decode(tmp_path, suffix, kind, pixel_hash):
+    # TIM2 and a DDS without mips store one size: the decoder box-reduces it for the ask, as the
+    # PNG and Pillow decoders do, to Pillow's premultiplied reduce of the full decode.
+    path = tmp_path / f"t.{suffix}"
+    if suffix == "tm2":
+        write_tim2(path, synth_image((200, 136), kind, seed=4), "PSMT8")
+    else:
+        write_dds(path, synth_image((200, 136), kind, seed=4), "DXT5", mip_levels=1)
+    full = load_texture(path, pixel_hash=True)
+    texture = load_texture(path, min_size=64, pixel_hash=pixel_hash)
+    factor = reduction_factor(200, 136, 64)
+    assert factor == 2 and texture.pixels.shape == (68, 100, 4)
+    assert np.array_equal(texture.pixels, np.asarray(Image.fromarray(full.pixels, "RGBA").reduce(factor)))
+    assert texture.info == full.info  # what the file declares, not the reduced size
+    assert texture.pixel_hash == (full.pixel_hash if pixel_hash else None)  # of the full-size picture
+
+
 def test_pixels_are_read_only_contiguous_rgba_uint8(tmp_path):
     write_tim2(tmp_path / "t.tm2", synth_image(8, "noise"), "PSMT4", clut_bits=16)
     pixels = load_texture(tmp_path / "t.tm2").pixels
