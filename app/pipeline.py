@@ -22,12 +22,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from ai.errors import TextureError
 from ai.model_manager import ModelManager, ModelOutputs, Prepared
 from ai.prediction_cache import CachedPrediction, PredictionCache, file_content_hash
 from ai.textures import DEFAULT_MAX_PIXELS, TextureInfo, decode_memory, load_texture, reduction_factor
+from ai.textures.base import reduce_rgba
 from app.results import FileResult
 from app.scan import ScannedFile, scan_textures
 
@@ -130,17 +130,16 @@ def _decode_one(
             texture = load_texture(
                 file.path, max_pixels=max_pixels, min_size=min_size, pixel_hash=bool(hashes), hold=hold
             )
-            info, digest, phash = texture.info, texture.pixel_hash, None
+            info, digest, phash, pixels = texture.info, texture.pixel_hash, None, texture.pixels
             if hashes == "all":
                 from ai.textures.phash import perceptual_hash
 
-                phash = perceptual_hash(texture.pixels)
-            # The batch holds its decoded files until they are prepared together: keep only what
-            # the model and rules use (the full-size decode the perceptual hash needs may be huge).
-            pixels = texture.pixels
-            factor = reduction_factor(pixels.shape[1], pixels.shape[0], manager.input_size)
-            if factor > 1:
-                pixels = np.asarray(Image.fromarray(pixels, "RGBA").reduce(factor))
+                phash = perceptual_hash(pixels)
+                # The batch holds its decoded files until they are prepared together: keep only
+                # what the model and rules use, as load_texture does when given min_size.
+                factor = reduction_factor(pixels.shape[1], pixels.shape[0], manager.input_size)
+                if factor > 1:
+                    pixels = reduce_rgba(pixels, factor)
             del texture  # the full-size pixels go before their reservation does
         if stats is not None:
             stats.add(decode_s=time.perf_counter() - t0)

@@ -68,9 +68,8 @@ def load_texture(
     min_size is a hint from a caller that will downscale to min_size×min_size: the result is then
     the stored image shrunk by a whole factor (JPEG DCT scaling, a smaller DDS mip level, or a box
     reduction of the one stored size) as far as both sides stay ≥ min_size, or at the stored size
-    when that is smaller. pixel_hash=True also
-    gives Texture.pixel_hash, the hash of the full first mip, without a full-size copy where the
-    decoder can avoid one. The decode's memory (at most max_bytes) is drawn from the shared
+    when that is smaller. pixel_hash=True also gives Texture.pixel_hash, the hash of the full first
+    mip, without a full-size copy where the decoder can avoid one. The decode's memory (at most max_bytes) is drawn from the shared
     DECODE_BUDGET and given back on return, or when `hold` (from decode_memory()) ends: a caller
     that goes on working on a large result (a DDS level without mips) keeps it reserved so.
     Raises TextureError.

@@ -148,9 +148,9 @@ def test_an_opaque_picture_is_reduced_to_the_same_pixels_as_premultiplied_rgba(
     ("suffix", "kind", "pixel_hash"),
     [("tm2", "alpha", False), ("tm2", "gradient", True), ("dds", "cutout", True), ("dds", "noise", False)],
 )
-def test_a_level_with_no_smaller_stored_size_is_reduced_at_decode(tmp_path, suffix, kind, pixel_hash):
-    # TIM2 and a DDS without mips store one size: the decoder box-reduces it for the ask, as the
-    # PNG and Pillow decoders do, to Pillow's premultiplied reduce of the full decode.
+def test_a_level_with_no_smaller_stored_size_is_reduced_by_the_loader(tmp_path, suffix, kind, pixel_hash):
+    # TIM2 and a DDS without mips store one size: load_texture box-reduces it for the ask, to
+    # Pillow's premultiplied reduce of the full decode, after hashing it.
     path = tmp_path / f"t.{suffix}"
     if suffix == "tm2":
         write_tim2(path, synth_image((200, 136), kind, seed=4), "PSMT8")
